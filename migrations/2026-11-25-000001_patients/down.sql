@@ -1,0 +1,2 @@
+DROP TABLE patient_versions;
+DROP TABLE patients;

@@ -1,0 +1,8 @@
+//! Domain types: values that are valid once built, and the rules on them.
+
+pub mod codes;
+mod nhs_number;
+pub mod patient;
+
+pub use nhs_number::{InvalidNhsNumber, NhsNumber};
+pub use patient::Patient;

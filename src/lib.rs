@@ -1,0 +1,12 @@
+//! A FHIR R4 patient demographics service in the style of the NHS PDS.
+//!
+//! A request flows one way: `api` (HTTP) → `auth` (policy) → `domain` →
+//! `store` (PostgreSQL) → `fhir` (rendering).
+
+pub mod api;
+pub mod config;
+pub mod domain;
+pub mod fhir;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

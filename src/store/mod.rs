@@ -1,0 +1,6 @@
+//! PostgreSQL: schema, queries, migrations, the local cluster, seed data.
+
+pub mod codec;
+pub mod provision;
+pub mod schema;
+pub mod seed;
