@@ -1,1 +1,91 @@
-fn main() {}
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use diesel::{Connection, PgConnection};
+
+use pds::config::Settings;
+use pds::startup::{Application, prepare_database};
+use pds::store::{migrate, seed};
+
+#[derive(Parser)]
+#[command(
+    version,
+    about = "FHIR R4 patient demographics service (PDS-compatible)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load a deterministic synthetic population with COPY.
+    Seed {
+        /// Number of synthetic patients.
+        #[arg(long)]
+        count: u64,
+        /// Random seed; the same seed gives the same population.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Empty the store first (the sandbox patients are reloaded).
+        #[arg(long)]
+        replace: bool,
+    },
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let mut settings = Settings::from_env()?;
+    pds::telemetry::init(settings.log_json);
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(&settings),
+        Command::Migrate => {
+            settings.seed_count = 0;
+            let url = database_url(&settings)?;
+            let mut conn = PgConnection::establish(&url)?;
+            let applied = migrate::run(&mut conn)?;
+            println!("applied {} migration(s)", applied.len());
+            Ok(())
+        }
+        Command::Seed {
+            count,
+            seed,
+            replace,
+        } => {
+            let url = database_url(&settings)?;
+            let mut conn = PgConnection::establish(&url)?;
+            migrate::run(&mut conn)?;
+            let report = seed::reseed(&mut conn, count, seed, replace)?;
+            println!(
+                "loaded {} patients in {:.2} s ({:.0} patients/s)",
+                report.rows,
+                report.elapsed.as_secs_f64(),
+                report.rows_per_second()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The URL after provisioning, without seeding the start-up population.
+fn database_url(settings: &Settings) -> anyhow::Result<String> {
+    let mut quiet = settings.clone();
+    quiet.seed_count = 0;
+    match &settings.database_url {
+        Some(url) => Ok(url.clone()),
+        None => prepare_database(&quiet),
+    }
+}
+
+fn serve(settings: &Settings) -> anyhow::Result<()> {
+    let url = prepare_database(settings)?;
+    let system = actix_web::rt::System::new();
+    system.block_on(async {
+        let app = Application::build(settings, &url)?;
+        tracing::info!(bind = %settings.bind, port = app.port(), "serving the API");
+        app.run_until_stopped().await.context("server failed")
+    })
+}

@@ -1,1 +1,48 @@
+//! HTTP: routes, handlers and header rules.
 
+pub mod error;
+mod headers;
+mod health;
+mod patient;
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+pub use error::ApiError;
+
+pub const FHIR_JSON: &str = "application/fhir+json";
+
+/// Every route of the service. Unknown paths get PDS's UNSUPPORTED_REQUEST
+/// (see `startup`), unknown methods under `/Patient` UNSUPPORTED_SERVICE.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/_ping")
+            .route(web::get().to(health::ping))
+            .route(web::head().to(health::ping)),
+    )
+    .service(
+        web::resource("/_status")
+            .route(web::get().to(health::status))
+            .route(web::head().to(health::status)),
+    )
+    .service(
+        web::scope("/Patient")
+            .wrap(from_fn(headers::require_request_id))
+            .service(
+                web::resource("/{id}")
+                    .route(web::get().to(patient::retrieve))
+                    .default_service(web::to(unsupported_service)),
+            )
+            .default_service(web::to(unsupported_service)),
+    );
+}
+
+pub async fn unsupported_service() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::UnsupportedService)
+}
+
+pub async fn unsupported_request(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::UnsupportedRequest(req.path().to_owned()))
+}
+
+pub use headers::{echo_ids, log_request};

@@ -1,8 +1,8 @@
 //! The patient record as the service holds it: plain typed values, no FHIR
 //! boilerplate. `fhir::patient` renders it; `store` persists it.
 
-use super::codes::*;
 use super::NhsNumber;
+use super::codes::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 

@@ -17,6 +17,8 @@ pub enum CodecError {
     UnknownFormat(u8),
     #[error("corrupt details value: {0}")]
     Corrupt(#[from] postcard::Error),
+    #[error("stored value out of range in column {0}")]
+    Column(String),
 }
 
 pub fn encode(details: &Details) -> Vec<u8> {
@@ -63,6 +65,9 @@ mod tests {
     fn rejects_unknown_formats_and_garbage() {
         assert!(matches!(decode(&[]), Err(CodecError::Empty)));
         assert!(matches!(decode(&[9, 1]), Err(CodecError::UnknownFormat(9))));
-        assert!(matches!(decode(&[1, 0xff, 0xff]), Err(CodecError::Corrupt(_))));
+        assert!(matches!(
+            decode(&[1, 0xff, 0xff]),
+            Err(CodecError::Corrupt(_))
+        ));
     }
 }

@@ -1,6 +1,9 @@
 //! PostgreSQL: schema, queries, migrations, the local cluster, seed data.
 
 pub mod codec;
+pub mod db;
+pub mod migrate;
+pub mod patients;
 pub mod provision;
 pub mod schema;
 pub mod seed;

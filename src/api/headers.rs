@@ -1,0 +1,109 @@
+//! Request-scoped headers: the mandatory X-Request-ID, the echo of the
+//! tracing ids, and one log line per request.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{Error, ResponseError};
+use std::time::Instant;
+use uuid::Uuid;
+
+use super::ApiError;
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const X_CORRELATION_ID: HeaderName = HeaderName::from_static("x-correlation-id");
+
+/// PDS accepts any UUID version, either case, hyphenated only.
+fn is_uuid(value: &str) -> bool {
+    value.len() == 36 && Uuid::try_parse(value).is_ok()
+}
+
+/// Patient endpoints need a UUID `X-Request-ID` (PDS uses it to de-duplicate
+/// retries). Checked before the path, so it wins over a bad NHS number.
+pub async fn require_request_id(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let problem = match req.headers().get(X_REQUEST_ID) {
+        None => Some(ApiError::MissingRequestId),
+        Some(v) if v.is_empty() => Some(ApiError::MissingRequestId),
+        Some(v) => match v.to_str() {
+            Ok(s) if is_uuid(s) => None,
+            Ok(s) => Some(ApiError::InvalidRequestId(s.to_owned())),
+            Err(_) => Some(ApiError::InvalidRequestId(
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )),
+        },
+    };
+    match problem {
+        Some(error) => Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body()),
+        None => Ok(next.call(req).await?.map_into_left_body()),
+    }
+}
+
+/// Mirrors non-empty `X-Request-ID` and `X-Correlation-ID` on every response,
+/// errors included.
+pub async fn echo_ids(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let ids: Vec<(HeaderName, HeaderValue)> = [X_REQUEST_ID, X_CORRELATION_ID]
+        .into_iter()
+        .filter_map(|name| {
+            let value = req.headers().get(&name).filter(|v| !v.is_empty())?.clone();
+            Some((name, value))
+        })
+        .collect();
+    let mut response = next.call(req).await?;
+    for (name, value) in ids {
+        response.headers_mut().insert(name, value);
+    }
+    Ok(response)
+}
+
+/// One line per request: method, route template (never the NHS number),
+/// status, latency and request id.
+pub async fn log_request(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let request_id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_owned();
+    let response = next.call(req).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "-".into());
+    tracing::info!(
+        %method,
+        route,
+        status = response.status().as_u16(),
+        latency_us = started.elapsed().as_micros() as u64,
+        request_id,
+        "request"
+    );
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_uuid;
+
+    #[test]
+    fn request_ids_must_be_hyphenated_uuids_of_any_version() {
+        assert!(is_uuid("60E0B220-8136-4CA5-AE46-1D97EF59D068"));
+        assert!(is_uuid("00000000-0000-0000-0000-000000000000"));
+        assert!(!is_uuid("1234"));
+        assert!(!is_uuid("60E0B22081364CA5AE461D97EF59D068"));
+        assert!(!is_uuid("{60E0B220-8136-4CA5-AE46-1D97EF59D068}"));
+    }
+}

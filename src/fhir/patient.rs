@@ -1,0 +1,280 @@
+//! `domain::Patient` → FHIR `Patient`, in the element order PDS uses.
+
+use serde_json::{Map, Value, json};
+
+use super::{date, instant, urls::*};
+use crate::domain::codes::TelecomSystem;
+use crate::domain::patient::*;
+
+pub fn render(patient: &Patient) -> Value {
+    let d = &patient.details;
+    let nhs = patient.nhs_number.to_string();
+    let mut out = Map::new();
+    out.insert("resourceType".into(), json!("Patient"));
+    out.insert("id".into(), json!(nhs));
+    let mut identifier = json!({"system": NHS_NUMBER, "value": nhs});
+    if let Some(v) = d.verification {
+        identifier["extension"] = json!([{
+            "url": EXT_VERIFICATION,
+            "valueCodeableConcept": {"coding": [{
+                "system": CS_VERIFICATION, "version": "1.0.0",
+                "code": v.code(), "display": v.display()
+            }]}
+        }]);
+    }
+    out.insert("identifier".into(), json!([identifier]));
+    out.insert(
+        "meta".into(),
+        json!({
+            "versionId": patient.version.to_string(),
+            "security": [{
+                "system": CONFIDENTIALITY,
+                "code": patient.security.code(),
+                "display": patient.security.display()
+            }]
+        }),
+    );
+    put_list(&mut out, "name", d.names.iter().map(name));
+    if let Some(g) = patient.gender {
+        out.insert("gender".into(), json!(g.code()));
+    }
+    if let Some(b) = &patient.birth_date {
+        out.insert("birthDate".into(), json!(date(b)));
+    }
+    if let Some(n) = d.multiple_birth {
+        out.insert("multipleBirthInteger".into(), json!(n));
+    }
+    if let Some(at) = &patient.deceased {
+        out.insert("deceasedDateTime".into(), json!(instant(at)));
+    }
+    put_list(&mut out, "address", d.addresses.iter().map(address));
+    put_list(&mut out, "telecom", d.telecoms.iter().map(telecom));
+    put_list(&mut out, "contact", d.contacts.iter().map(contact));
+    if let Some(gp) = &d.general_practitioner {
+        let mut reference = organisation(gp);
+        if let Some(id) = &gp.id {
+            reference.insert("id".into(), json!(id));
+        }
+        out.insert("generalPractitioner".into(), json!([reference]));
+    }
+    if let Some(org) = &d.managing_organisation {
+        out.insert(
+            "managingOrganization".into(),
+            Value::Object(organisation(org)),
+        );
+    }
+    put_list(&mut out, "extension", extensions(d).into_iter());
+    Value::Object(out)
+}
+
+fn put_list(out: &mut Map<String, Value>, key: &str, items: impl Iterator<Item = Value>) {
+    let items: Vec<Value> = items.collect();
+    if !items.is_empty() {
+        out.insert(key.into(), Value::Array(items));
+    }
+}
+
+fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
+    if let Some(p) = p {
+        let mut v = Map::new();
+        if let Some(s) = &p.start {
+            v.insert("start".into(), json!(date(s)));
+        }
+        if let Some(e) = &p.end {
+            v.insert("end".into(), json!(date(e)));
+        }
+        into.insert("period".into(), Value::Object(v));
+    }
+}
+
+fn name(n: &Name) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(n.id));
+    v.insert("use".into(), json!(n.name_use.code()));
+    period(&n.period, &mut v);
+    if !n.given.is_empty() {
+        v.insert("given".into(), json!(n.given));
+    }
+    if let Some(f) = &n.family {
+        v.insert("family".into(), json!(f));
+    }
+    if !n.prefix.is_empty() {
+        v.insert("prefix".into(), json!(n.prefix));
+    }
+    if !n.suffix.is_empty() {
+        v.insert("suffix".into(), json!(n.suffix));
+    }
+    Value::Object(v)
+}
+
+fn address(a: &Address) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(a.id));
+    period(&a.period, &mut v);
+    v.insert("use".into(), json!(a.address_use.code()));
+    if let Some(t) = &a.text {
+        v.insert("text".into(), json!(t));
+    }
+    // PDS drops blank lines rather than returning empty strings.
+    let lines: Vec<&str> = a
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !lines.is_empty() {
+        v.insert("line".into(), json!(lines));
+    }
+    if let Some(p) = &a.postal_code {
+        v.insert("postalCode".into(), json!(p));
+    }
+    if !a.keys.is_empty() {
+        let keys: Vec<Value> = a
+            .keys
+            .iter()
+            .map(|k| {
+                json!({"url": EXT_ADDRESS_KEY, "extension": [
+                    {"url": "type", "valueCoding": {"system": CS_ADDRESS_KEY, "code": k.key_type.code()}},
+                    {"url": "value", "valueString": k.value}
+                ]})
+            })
+            .collect();
+        v.insert("extension".into(), Value::Array(keys));
+    }
+    Value::Object(v)
+}
+
+fn telecom(t: &Telecom) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(t.id));
+    period(&t.period, &mut v);
+    v.insert("system".into(), json!(t.system.code()));
+    v.insert("value".into(), json!(t.value));
+    if let Some(u) = t.telecom_use {
+        v.insert("use".into(), json!(u.code()));
+    }
+    if t.textphone && t.system == TelecomSystem::Other {
+        v.insert(
+            "extension".into(),
+            json!([{"url": EXT_OTHER_CONTACT, "valueCoding": {
+                "system": CS_OTHER_CONTACT, "code": "textphone", "display": "Minicom (Textphone)"
+            }}]),
+        );
+    }
+    Value::Object(v)
+}
+
+fn contact(c: &EmergencyContact) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(c.id));
+    period(&c.period, &mut v);
+    v.insert(
+        "relationship".into(),
+        json!([{"coding": [{"system": CS_CONTACT_RELATIONSHIP, "code": "C", "display": "Emergency Contact"}]}]),
+    );
+    let telecoms: Vec<Value> = c
+        .telecoms
+        .iter()
+        .map(|t| json!({"system": t.system.code(), "value": t.value}))
+        .collect();
+    v.insert("telecom".into(), Value::Array(telecoms));
+    Value::Object(v)
+}
+
+fn organisation(org: &OrganisationRef) -> Map<String, Value> {
+    let mut identifier = Map::new();
+    identifier.insert("system".into(), json!(ODS_CODE));
+    identifier.insert("value".into(), json!(org.ods_code));
+    period(&org.period, &mut identifier);
+    let mut v = Map::new();
+    v.insert("type".into(), json!("Organization"));
+    v.insert("identifier".into(), Value::Object(identifier));
+    v
+}
+
+fn ods_extension(url: &str, ods: &Option<String>) -> Option<Value> {
+    ods.as_ref().map(|code| {
+        json!({"url": url, "valueReference": {"identifier": {"system": ODS_CODE, "value": code}}})
+    })
+}
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({"coding": [{"system": system, "code": code, "display": display}]})
+}
+
+fn extensions(d: &Details) -> Vec<Value> {
+    let mut out: Vec<Value> = [
+        ods_extension(EXT_NOMINATED_PHARMACY, &d.nominated_pharmacy),
+        ods_extension(EXT_PREFERRED_DISPENSER, &d.preferred_dispenser),
+        ods_extension(EXT_APPLIANCE_SUPPLIER, &d.appliance_supplier),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if let Some(dn) = &d.death_notification {
+        let mut parts = vec![
+            json!({"url": "deathNotificationStatus", "valueCodeableConcept": {"coding": [{
+                "system": CS_DEATH_NOTIFICATION, "version": "1.0.0",
+                "code": dn.status.code(), "display": dn.status.display()
+            }]}}),
+        ];
+        if let Some(at) = &dn.effective {
+            parts.push(json!({"url": "systemEffectiveDate", "valueDateTime": instant(at)}));
+        }
+        out.push(json!({"url": EXT_DEATH_NOTIFICATION, "extension": parts}));
+    }
+    if let Some(c) = &d.communication {
+        let mut language = json!({"system": CS_LANGUAGE, "version": "1.0.0", "code": c.language});
+        if let Some(display) = &c.language_display {
+            language["display"] = json!(display);
+        }
+        out.push(json!({"url": EXT_COMMUNICATION, "extension": [
+            {"url": "language", "valueCodeableConcept": {"coding": [language]}},
+            {"url": "interpreterRequired", "valueBoolean": c.interpreter_required}
+        ]}));
+    }
+    if let Some(p) = &d.contact_preference {
+        let mut parts = Vec::new();
+        if let Some(f) = p.written_format {
+            parts.push(json!({"url": "PreferredWrittenCommunicationFormat",
+                "valueCodeableConcept": coding(CS_WRITTEN_FORMAT, f.code(), f.display())}));
+        }
+        if let Some(m) = p.contact_method {
+            parts.push(json!({"url": "PreferredContactMethod",
+                "valueCodeableConcept": coding(CS_CONTACT_METHOD, m.code(), m.display())}));
+        }
+        if let Some(t) = &p.contact_times {
+            parts.push(json!({"url": "PreferredContactTimes", "valueString": t}));
+        }
+        out.push(json!({"url": EXT_CONTACT_PREFERENCE, "extension": parts}));
+    }
+    if let Some(b) = &d.birth_place {
+        let mut place = Map::new();
+        for (key, value) in [
+            ("city", &b.city),
+            ("district", &b.district),
+            ("country", &b.country),
+        ] {
+            if let Some(value) = value {
+                place.insert(key.into(), json!(value));
+            }
+        }
+        out.push(json!({"url": EXT_BIRTH_PLACE, "valueAddress": place}));
+    }
+    if let Some(r) = &d.removal {
+        let reason = r.reason.public();
+        let mut effective = Map::new();
+        if let Some(s) = &r.start {
+            effective.insert("start".into(), json!(instant(s)));
+        }
+        if let Some(e) = &r.end {
+            effective.insert("end".into(), json!(instant(e)));
+        }
+        out.push(json!({"url": EXT_REMOVAL, "extension": [
+            {"url": "removalFromRegistrationCode",
+             "valueCodeableConcept": coding(CS_REMOVAL, reason.code(), reason.display())},
+            {"url": "effectiveTime", "valuePeriod": effective}
+        ]}));
+    }
+    out
+}

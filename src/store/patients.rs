@@ -1,0 +1,131 @@
+//! Reading and writing patient rows.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::prelude::*;
+
+use super::codec;
+use super::db::DbError;
+use super::schema::patients;
+use crate::domain::codes::{Gender, Security};
+use crate::domain::{NhsNumber, Patient};
+
+/// `patients.security` value for an invalidated record (PDS "REDACTED").
+const INVALIDATED: i16 = 3;
+
+/// Superseded numbers can chain (A merged into B, B later into C); follow a
+/// few hops, and treat a longer or circular chain as not found.
+const MAX_SUPERSEDED_HOPS: usize = 8;
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = patients, check_for_backend(diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+pub struct PatientRow {
+    pub nhs_number: i64,
+    pub superseded_by: Option<i64>,
+    pub deceased_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub birth_date: Option<NaiveDate>,
+    pub security: i16,
+    pub gender: Option<i16>,
+    pub details: Vec<u8>,
+}
+
+/// What a retrieve by NHS number finds.
+#[derive(Debug)]
+pub enum Retrieved {
+    Current(Box<Patient>),
+    Invalidated,
+    Missing,
+}
+
+impl PatientRow {
+    pub fn from_patient(patient: &Patient, superseded_by: Option<NhsNumber>) -> Self {
+        Self {
+            nhs_number: patient.nhs_number.as_i64(),
+            superseded_by: superseded_by.map(NhsNumber::as_i64),
+            deceased_at: patient.deceased,
+            version: patient.version as i32,
+            birth_date: patient.birth_date,
+            security: index_of(Security::ALL, patient.security),
+            gender: patient.gender.map(|g| index_of(Gender::ALL, g)),
+            details: codec::encode(&patient.details),
+        }
+    }
+
+    /// An invalidated number: kept so it is never reissued, never served.
+    pub fn invalidated(nhs_number: NhsNumber) -> Self {
+        let mut row = Self::from_patient(&Patient::minimal(nhs_number, 1), None);
+        row.security = INVALIDATED;
+        row
+    }
+
+    fn into_patient(self) -> Result<Patient, DbError> {
+        let corrupt = |what: &str| DbError::Corrupt(codec::CodecError::Column(what.to_owned()));
+        Ok(Patient {
+            nhs_number: u64::try_from(self.nhs_number)
+                .ok()
+                .and_then(|n| NhsNumber::from_u64(n).ok())
+                .ok_or_else(|| corrupt("nhs_number"))?,
+            version: u32::try_from(self.version).map_err(|_| corrupt("version"))?,
+            security: *Security::ALL
+                .get(self.security as usize)
+                .ok_or_else(|| corrupt("security"))?,
+            gender: match self.gender {
+                None => None,
+                Some(g) => Some(
+                    *Gender::ALL
+                        .get(g as usize)
+                        .ok_or_else(|| corrupt("gender"))?,
+                ),
+            },
+            birth_date: self.birth_date,
+            deceased: self.deceased_at,
+            details: codec::decode(&self.details)?,
+        })
+    }
+}
+
+fn index_of<T: PartialEq>(all: &[T], value: T) -> i16 {
+    all.iter().position(|v| *v == value).unwrap_or_default() as i16
+}
+
+/// One indexed lookup per hop; a record that was never merged (nearly all)
+/// costs a single round trip.
+pub fn retrieve(conn: &mut PgConnection, nhs_number: NhsNumber) -> Result<Retrieved, DbError> {
+    let mut key = nhs_number.as_i64();
+    for _ in 0..=MAX_SUPERSEDED_HOPS {
+        let row = patients::table
+            .find(key)
+            .select(PatientRow::as_select())
+            .first(conn)
+            .optional()?;
+        let Some(row) = row else {
+            return Ok(Retrieved::Missing);
+        };
+        if row.security == INVALIDATED {
+            return Ok(Retrieved::Invalidated);
+        }
+        match row.superseded_by {
+            Some(next) => key = next,
+            None => return Ok(Retrieved::Current(Box::new(row.into_patient()?))),
+        }
+    }
+    Ok(Retrieved::Missing)
+}
+
+pub fn insert(conn: &mut PgConnection, rows: &[PatientRow]) -> Result<usize, DbError> {
+    Ok(diesel::insert_into(patients::table)
+        .values(rows)
+        .execute(conn)?)
+}
+
+/// Bulk load with `COPY ... FROM STDIN (FORMAT binary)`.
+pub fn copy_in(conn: &mut PgConnection, rows: Vec<PatientRow>) -> Result<usize, DbError> {
+    Ok(diesel::copy_from(patients::table)
+        .from_insertable(rows)
+        .execute(conn)?)
+}
+
+pub fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
+    Ok(patients::table.count().get_result(conn)?)
+}

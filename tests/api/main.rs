@@ -1,0 +1,9 @@
+//! End-to-end tests: the real server on a random port, each test with its own
+//! PostgreSQL database cloned from a migrated, seeded template.
+
+mod headers;
+mod health;
+mod helpers;
+mod outage;
+mod retrieve;
+mod seed;
