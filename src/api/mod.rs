@@ -18,12 +18,14 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/_ping")
             .route(web::get().to(health::ping))
-            .route(web::head().to(health::ping)),
+            .route(web::head().to(health::ping))
+            .default_service(web::to(unsupported_service)),
     )
     .service(
         web::resource("/_status")
             .route(web::get().to(health::status))
-            .route(web::head().to(health::status)),
+            .route(web::head().to(health::status))
+            .default_service(web::to(unsupported_service)),
     )
     .service(
         web::scope("/Patient")

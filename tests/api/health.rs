@@ -24,3 +24,12 @@ async fn status_passes_when_the_database_answers() {
     assert_eq!(body["status"], "pass");
     assert_eq!(body["checks"]["database"][0]["status"], "pass");
 }
+
+#[tokio::test]
+async fn other_methods_on_health_endpoints_get_an_operation_outcome() {
+    let app = TestApp::spawn().await;
+    let response = app.client.post(app.url("/_ping")).send().await.unwrap();
+    assert_eq!(response.status(), 400);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(crate::helpers::spine_code(&body), "UNSUPPORTED_SERVICE");
+}
