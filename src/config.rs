@@ -26,6 +26,69 @@ pub struct Settings {
     pub seed: u64,
     /// `LOG_FORMAT`: `json` for JSON lines, anything else for text.
     pub log_json: bool,
+    pub auth: AuthSettings,
+}
+
+/// Who may call the API: trusted token signers and the access policy.
+#[derive(Debug, Clone)]
+pub struct AuthSettings {
+    /// `AUTH_JWKS_FILE`: comma-separated JWKS files to trust.
+    pub jwks_files: Vec<PathBuf>,
+    /// `AUTH_JWKS_URL`: comma-separated JWKS URLs (fetched, cached by `kid`).
+    pub jwks_urls: Vec<String>,
+    /// `AUTH_ISSUERS`: comma-separated accepted `iss` values.
+    pub issuers: Vec<String>,
+    /// `AUTH_AUDIENCE`: the required `aud`.
+    pub audience: Option<String>,
+    /// `AUTH_HS256_SECRET`: enables HS256 tokens with this shared secret.
+    pub hs256_secret: Option<String>,
+    /// `AUTH_DEV_TRUST`: trust the developer key in `DEV_KEYS_DIR`. Defaults
+    /// to on only in the self-provisioned mode (no `DATABASE_URL`).
+    pub dev_trust: bool,
+    /// `DEV_KEYS_DIR`, default `data/dev-keys`.
+    pub dev_keys_dir: PathBuf,
+    /// `POLICY_FILE`: an access policy replacing `policy/default.json`.
+    pub policy_file: Option<PathBuf>,
+}
+
+fn list(name: &str) -> Vec<String> {
+    var(name)
+        .map(|v| {
+            v.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(String::from)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn flag(name: &str, default: bool) -> anyhow::Result<bool> {
+    match var(name).map(|v| v.to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if ["1", "true", "yes", "on"].contains(&v.as_str()) => Ok(true),
+        Some(v) if ["0", "false", "no", "off"].contains(&v.as_str()) => Ok(false),
+        Some(v) => anyhow::bail!("invalid {name}={v}: use true or false"),
+    }
+}
+
+impl AuthSettings {
+    pub fn from_env(self_provisioned: bool) -> anyhow::Result<Self> {
+        Ok(Self {
+            jwks_files: list("AUTH_JWKS_FILE")
+                .into_iter()
+                .map(PathBuf::from)
+                .collect(),
+            jwks_urls: list("AUTH_JWKS_URL"),
+            issuers: list("AUTH_ISSUERS"),
+            audience: var("AUTH_AUDIENCE"),
+            hs256_secret: var("AUTH_HS256_SECRET"),
+            dev_trust: flag("AUTH_DEV_TRUST", self_provisioned)?,
+            dev_keys_dir: var("DEV_KEYS_DIR")
+                .map_or_else(|| PathBuf::from("data/dev-keys"), PathBuf::from),
+            policy_file: var("POLICY_FILE").map(PathBuf::from),
+        })
+    }
 }
 
 fn var(name: &str) -> Option<String> {
@@ -48,9 +111,11 @@ where
 impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+        let database_url = var("DATABASE_URL");
         Ok(Self {
+            auth: AuthSettings::from_env(database_url.is_none())?,
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
-            database_url: var("DATABASE_URL"),
+            database_url,
             pg_data_dir: var("PG_DATA_DIR").map_or_else(|| PathBuf::from("data/pg"), PathBuf::from),
             pg_port: parsed("PG_PORT", 5433)?,
             pool_size: parsed("DB_POOL_SIZE", 4u32)?.max(1),

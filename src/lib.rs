@@ -4,6 +4,7 @@
 //! `store` (PostgreSQL) → `fhir` (rendering).
 
 pub mod api;
+pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod fhir;

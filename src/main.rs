@@ -2,6 +2,8 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use diesel::{Connection, PgConnection};
 
+use pds::auth::dev::DevKeys;
+use pds::auth::personas::{self, Overrides, Persona};
 use pds::config::Settings;
 use pds::startup::{Application, prepare_database};
 use pds::store::{migrate, seed};
@@ -34,6 +36,27 @@ enum Command {
         #[arg(long)]
         replace: bool,
     },
+    /// Print a developer token for a persona, signed with the key in
+    /// DEV_KEYS_DIR (trusted by a server running with AUTH_DEV_TRUST).
+    Token {
+        #[arg(value_enum)]
+        persona: Persona,
+        /// The patient's own NHS number (patient persona).
+        #[arg(long)]
+        nhs_number: Option<String>,
+        /// Replace the role code, e.g. S8000:G8000:R8001.
+        #[arg(long)]
+        role_code: Option<String>,
+        /// Replace the role's activity codes, comma-separated, e.g. B0820,B1611.
+        #[arg(long, value_delimiter = ',')]
+        activities: Option<Vec<String>>,
+        /// Authentication assurance level (2 or 3).
+        #[arg(long)]
+        aal: Option<u8>,
+        /// Extra scope, e.g. SMART user/Patient.rs (repeatable).
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -41,6 +64,26 @@ fn main() -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
     pds::telemetry::init(settings.log_json);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Token {
+            persona,
+            nhs_number,
+            role_code,
+            activities,
+            aal,
+            scopes,
+        } => {
+            let overrides = Overrides {
+                nhs_number,
+                role_code,
+                activities,
+                aal,
+                scopes,
+            };
+            let claims = personas::claims(persona, &overrides)?;
+            let keys = DevKeys::load_or_create(&settings.auth.dev_keys_dir)?;
+            println!("{}", keys.mint(&claims)?);
+            Ok(())
+        }
         Command::Serve => serve(&settings),
         Command::Migrate => {
             settings.seed_count = 0;

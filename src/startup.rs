@@ -10,7 +10,12 @@ use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
 
 use crate::api;
-use crate::config::Settings;
+use crate::api::gate::Gate;
+use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
+use crate::auth::policy::Policy;
+use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
+use crate::config::{AuthSettings, Settings};
+use crate::store::audit::Auditor;
 use crate::store::db::Db;
 use crate::store::provision::LocalCluster;
 use crate::store::{migrate, seed};
@@ -62,10 +67,60 @@ pub fn create_database(cluster: &LocalCluster, name: &str) -> anyhow::Result<()>
     }
 }
 
+/// The token verifier and access policy from the settings. Refuses to start
+/// with no way to verify tokens rather than let requests through.
+pub fn build_gate(auth: &AuthSettings) -> anyhow::Result<Gate> {
+    let mut jwks: Vec<JwksSource> = auth
+        .jwks_files
+        .iter()
+        .cloned()
+        .map(JwksSource::File)
+        .collect();
+    jwks.extend(auth.jwks_urls.iter().cloned().map(JwksSource::Url));
+    let mut issuers = auth.issuers.clone();
+    let mut audience = auth.audience.clone();
+    if auth.dev_trust {
+        let keys = DevKeys::load_or_create(&auth.dev_keys_dir)?;
+        jwks.push(JwksSource::Inline(keys.jwks_json()));
+        issuers.push(DEV_ISSUER.to_owned());
+        audience.get_or_insert_with(|| DEV_AUDIENCE.to_owned());
+        tracing::warn!(
+            keys = %auth.dev_keys_dir.display(),
+            "DEVELOPER TOKENS ARE TRUSTED: anyone with the key in this directory can mint tokens \
+             for any role. Set AUTH_DEV_TRUST=false and AUTH_JWKS_URL for real use."
+        );
+    }
+    if jwks.is_empty() && auth.hs256_secret.is_none() {
+        anyhow::bail!(
+            "no token signer configured: set AUTH_JWKS_URL or AUTH_JWKS_FILE (or AUTH_DEV_TRUST=true for development)"
+        );
+    }
+    let audience = audience.context("AUTH_AUDIENCE must be set")?;
+    if issuers.is_empty() {
+        anyhow::bail!("AUTH_ISSUERS must list at least one accepted token issuer");
+    }
+    let verifier = Verifier::new(AuthConfig {
+        jwks,
+        issuers,
+        audience,
+        hs256_secret: auth.hs256_secret.clone(),
+        leeway_secs: 30,
+    })?;
+    let policy = match &auth.policy_file {
+        Some(path) => Policy::load(path)?,
+        None => Policy::builtin(),
+    };
+    Ok(Gate {
+        verifier,
+        policy: std::sync::Arc::new(policy),
+    })
+}
+
 pub struct Application {
     port: u16,
     server: Server,
     db: Db,
+    auditor: Auditor,
 }
 
 impl Application {
@@ -76,10 +131,15 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let db = Db::new(database_url, settings.pool_size, settings.db_wait);
+        let auditor = Auditor::start(database_url);
         let data = web::Data::new(db.clone());
+        let gate = web::Data::new(build_gate(&settings.auth)?);
+        let audit = web::Data::new(auditor.clone());
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(gate.clone())
+                .app_data(audit.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
                 .wrap(from_fn(api::echo_ids))
@@ -89,7 +149,12 @@ impl Application {
         .workers(settings.workers)
         .listen(listener)?
         .run();
-        Ok(Self { port, server, db })
+        Ok(Self {
+            port,
+            server,
+            db,
+            auditor,
+        })
     }
 
     pub fn port(&self) -> u16 {
@@ -100,8 +165,23 @@ impl Application {
         &self.db
     }
 
+    pub fn auditor(&self) -> &Auditor {
+        &self.auditor
+    }
+
+    /// Serves until SIGTERM/SIGINT (actix finishes in-flight requests), then
+    /// writes out the audit events still queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let result = self.server.await;
+        let auditor = self.auditor.clone();
+        let flushed =
+            actix_web::web::block(move || auditor.shutdown(std::time::Duration::from_secs(10)))
+                .await
+                .unwrap_or(false);
+        if !flushed {
+            tracing::error!("audit events could not all be written before shutdown");
+        }
+        result
     }
 }
 

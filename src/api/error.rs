@@ -11,8 +11,30 @@ use crate::store::db::DbError;
 /// Seconds a client should wait before retrying a 503 (PDS sends 5).
 pub const RETRY_AFTER_SECS: u32 = 5;
 
+/// Where PDS points callers for the rules on headers and access.
+pub const GUIDANCE: &str =
+    "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
+
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
+    /// 401: no usable bearer token; the text is the PDS diagnostics.
+    #[error("unauthorised: {0}")]
+    Unauthorized(String),
+    /// 403 for NHS login callers: below P9, or another person's record.
+    #[error("patient access denied")]
+    PatientForbidden,
+    /// 403: authenticated, but no access level allows this.
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    /// 400: NHSD-Session-URID names no role of the user (or is needed).
+    #[error("invalid NHSD-Session-URID")]
+    InvalidRole(String),
+    /// 403: this access mode may not use this method ("update", "create").
+    #[error("method not allowed for this access mode")]
+    InvalidMethod {
+        verb: &'static str,
+        token_kind: &'static str,
+    },
     #[error("X-Request-ID missing")]
     MissingRequestId,
     #[error("X-Request-ID invalid")]
@@ -61,6 +83,37 @@ impl ApiError {
     fn spec(&self) -> Spec {
         use StatusCode as S;
         match self {
+            Self::Unauthorized(_) => spec(
+                S::UNAUTHORIZED,
+                "error",
+                "forbidden",
+                "ACCESS_DENIED",
+                "Access Denied - Unauthorised",
+            ),
+            Self::PatientForbidden => spec(
+                S::FORBIDDEN,
+                "error",
+                "forbidden",
+                "ACCESS_DENIED",
+                "Patient cannot perform this action",
+            ),
+            Self::Forbidden(_) => spec(
+                S::FORBIDDEN,
+                "error",
+                "forbidden",
+                "ACCESS_DENIED",
+                "Access Denied - Unauthorised",
+            ),
+            Self::InvalidRole(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_VALUE",
+                "Provided value is invalid",
+            ),
+            Self::InvalidMethod { .. } => {
+                spec(S::FORBIDDEN, "error", "forbidden", "INVALID_METHOD", "")
+            }
             Self::MissingRequestId => spec(
                 S::BAD_REQUEST,
                 "error",
@@ -127,8 +180,28 @@ impl ApiError {
         }
     }
 
+    /// Most displays are fixed per code; INVALID_METHOD names the mode.
+    fn display(&self) -> String {
+        match self {
+            Self::InvalidMethod { verb, token_kind } => {
+                format!("Cannot {verb} resource with {token_kind} access token")
+            }
+            other => other.spec().display.to_owned(),
+        }
+    }
+
     fn diagnostics(&self) -> Option<String> {
         match self {
+            Self::Unauthorized(text) | Self::Forbidden(text) => Some(text.clone()),
+            Self::PatientForbidden => Some(format!(
+                "Your access token has insufficient permissions. See documentation regarding Patient access restrictions {GUIDANCE}"
+            )),
+            Self::InvalidRole(urid) => Some(format!(
+                "Invalid value - '{urid}' in header 'NHSD-Session-URID'. Refer to the guidance for this header in our API Specification {GUIDANCE}"
+            )),
+            Self::InvalidMethod { .. } => Some(
+                "Your app has insufficient permissions to use this method. Please contact support.".into(),
+            ),
             Self::MissingRequestId => Some(
                 "Invalid request with error - X-Request-ID header must be supplied to access this resource"
                     .into(),
@@ -165,11 +238,12 @@ impl ResponseError for ApiError {
             _ => {}
         }
         let diagnostics = self.diagnostics();
+        let display = self.display();
         let body = outcome::render(&Issue {
             severity: spec.severity,
             code: spec.code,
             spine_code: spec.spine_code,
-            display: spec.display,
+            display: &display,
             diagnostics: diagnostics.as_deref(),
         });
         let mut response = HttpResponse::build(spec.status);

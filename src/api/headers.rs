@@ -1,11 +1,11 @@
 //! Request-scoped headers: the mandatory X-Request-ID, the echo of the
 //! tracing ids, and one log line per request.
 
+use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, ResponseError};
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -20,27 +20,18 @@ fn is_uuid(value: &str) -> bool {
 }
 
 /// Patient endpoints need a UUID `X-Request-ID` (PDS uses it to de-duplicate
-/// retries). Checked before the path, so it wins over a bad NHS number.
-pub async fn require_request_id(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<impl MessageBody>, Error> {
-    let problem = match req.headers().get(X_REQUEST_ID) {
-        None => Some(ApiError::MissingRequestId),
-        Some(v) if v.is_empty() => Some(ApiError::MissingRequestId),
+/// retries).
+pub fn check_request_id(req: &ServiceRequest) -> Result<(), ApiError> {
+    match req.headers().get(X_REQUEST_ID) {
+        None => Err(ApiError::MissingRequestId),
+        Some(v) if v.is_empty() => Err(ApiError::MissingRequestId),
         Some(v) => match v.to_str() {
-            Ok(s) if is_uuid(s) => None,
-            Ok(s) => Some(ApiError::InvalidRequestId(s.to_owned())),
-            Err(_) => Some(ApiError::InvalidRequestId(
+            Ok(s) if is_uuid(s) => Ok(()),
+            Ok(s) => Err(ApiError::InvalidRequestId(s.to_owned())),
+            Err(_) => Err(ApiError::InvalidRequestId(
                 String::from_utf8_lossy(v.as_bytes()).into_owned(),
             )),
         },
-    };
-    match problem {
-        Some(error) => Ok(req
-            .into_response(error.error_response())
-            .map_into_right_body()),
-        None => Ok(next.call(req).await?.map_into_left_body()),
     }
 }
 

@@ -1,6 +1,8 @@
 //! HTTP: routes, handlers and header rules.
 
+mod audit;
 pub mod error;
+pub mod gate;
 mod headers;
 mod health;
 mod patient;
@@ -29,7 +31,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::scope("/Patient")
-            .wrap(from_fn(headers::require_request_id))
+            .wrap(from_fn(gate::gate))
+            .wrap(from_fn(audit::audit))
             .service(
                 web::resource("/{id}")
                     .route(web::get().to(patient::retrieve))

@@ -1,24 +1,47 @@
 //! `GET /Patient/{id}`.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
+use super::audit::AuditNote;
 use super::{ApiError, FHIR_JSON};
+use crate::auth::caller::{Caller, Mode};
 use crate::domain::NhsNumber;
 use crate::fhir;
 use crate::store::db::Db;
 use crate::store::patients::{self, Retrieved};
 
-pub async fn retrieve(db: web::Data<Db>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn retrieve(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    caller: web::ReqData<Caller>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
+    if caller.mode == Mode::Patient && caller.own_nhs_number != Some(nhs_number) {
+        return Err(ApiError::PatientForbidden);
+    }
+    if !caller.grants.retrieve {
+        return Err(ApiError::Forbidden(
+            "Your access token does not allow reading patient records".into(),
+        ));
+    }
     let found = db
         .run(move |conn| patients::retrieve(conn, nhs_number))
         .await?;
     let patient = match found {
-        Retrieved::Current(patient) => patient.redacted(),
+        Retrieved::Current(patient) => *patient,
         Retrieved::Invalidated => return Err(ApiError::Invalidated),
         Retrieved::Missing => return Err(ApiError::NotFound),
     };
+    let restricted = patient.is_restricted();
+    let (patient, redacted) = patient.visible_to(caller.grants.clearance);
+    req.extensions_mut().insert(AuditNote {
+        action: "retrieve",
+        nhs_numbers: vec![patient.nhs_number.as_i64()],
+        redacted,
+        sensitive_override: restricted && !redacted,
+    });
     Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))

@@ -6,6 +6,18 @@ use super::codes::*;
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+/// Which restricted records a caller sees unredacted.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Clearance {
+    /// `R` and `V` records are redacted.
+    #[default]
+    None,
+    /// `R` records in full, `V` still redacted (privileged applications).
+    Restricted,
+    /// Every record in full.
+    All,
+}
+
 /// The current version of one patient, as retrieved.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Patient {
@@ -164,12 +176,30 @@ impl Patient {
         self.security != Security::Unrestricted
     }
 
-    /// The record as a caller without sensitive access may see it: a
-    /// restricted (`R`/`V`) patient loses everything that could locate them.
-    pub fn redacted(mut self) -> Self {
-        if !self.is_restricted() {
-            return self;
+    /// Whether `clearance` sees this record in full.
+    pub fn visible_in_full_to(&self, clearance: Clearance) -> bool {
+        match self.security {
+            Security::Unrestricted => true,
+            Security::Restricted => clearance >= Clearance::Restricted,
+            Security::VeryRestricted => clearance == Clearance::All,
         }
+    }
+
+    /// The record as a caller with `clearance` may see it; the flag says
+    /// whether anything was removed. This is the one redaction function for
+    /// every response path.
+    pub fn visible_to(self, clearance: Clearance) -> (Self, bool) {
+        if self.visible_in_full_to(clearance) {
+            (self, false)
+        } else {
+            (self.redacted(), true)
+        }
+    }
+
+    /// What a caller without sensitive access sees of a restricted (`R`/`V`)
+    /// record: identity, name, gender, birth and death; nothing that could
+    /// locate the patient. `V` also loses name and birth date.
+    fn redacted(mut self) -> Self {
         let keep = Details {
             verification: self.details.verification,
             multiple_birth: self.details.multiple_birth,
@@ -183,5 +213,67 @@ impl Patient {
             self.birth_date = None;
         }
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(security: Security) -> Patient {
+        let mut p = Patient::minimal(NhsNumber::parse("9000000009").unwrap(), 1);
+        p.security = security;
+        p.birth_date = NaiveDate::from_ymd_opt(2000, 1, 1);
+        p.details.names.push(Name {
+            id: "1".into(),
+            name_use: NameUse::Usual,
+            period: None,
+            given: vec!["Ann".into()],
+            family: Some("Lee".into()),
+            prefix: vec![],
+            suffix: vec![],
+        });
+        p.details.addresses.push(Address {
+            id: "2".into(),
+            address_use: AddressUse::Home,
+            period: None,
+            text: None,
+            lines: vec!["1 Road".into()],
+            postal_code: Some("LS1 1AA".into()),
+            keys: vec![],
+        });
+        p.details.nominated_pharmacy = Some("FA123".into());
+        p
+    }
+
+    #[test]
+    fn unrestricted_records_are_never_redacted() {
+        let (p, redacted) = record(Security::Unrestricted).visible_to(Clearance::None);
+        assert!(!redacted);
+        assert_eq!(p.details.addresses.len(), 1);
+    }
+
+    #[test]
+    fn restricted_records_lose_location_but_keep_identity() {
+        let (p, redacted) = record(Security::Restricted).visible_to(Clearance::None);
+        assert!(redacted);
+        assert!(p.details.addresses.is_empty());
+        assert!(p.details.nominated_pharmacy.is_none());
+        assert_eq!(p.details.names.len(), 1);
+        assert!(p.birth_date.is_some());
+        let (p, redacted) = record(Security::Restricted).visible_to(Clearance::Restricted);
+        assert!(!redacted);
+        assert_eq!(p.details.addresses.len(), 1);
+    }
+
+    #[test]
+    fn very_restricted_records_also_lose_name_and_birth_date() {
+        for clearance in [Clearance::None, Clearance::Restricted] {
+            let (p, redacted) = record(Security::VeryRestricted).visible_to(clearance);
+            assert!(redacted);
+            assert!(p.details.names.is_empty() && p.birth_date.is_none());
+        }
+        let (p, redacted) = record(Security::VeryRestricted).visible_to(Clearance::All);
+        assert!(!redacted && p.birth_date.is_some());
     }
 }

@@ -1,5 +1,6 @@
 //! PostgreSQL: schema, queries, migrations, the local cluster, seed data.
 
+pub mod audit;
 pub mod codec;
 pub mod db;
 pub mod migrate;
@@ -7,3 +8,4 @@ pub mod patients;
 pub mod provision;
 pub mod schema;
 pub mod seed;
+pub mod testing;

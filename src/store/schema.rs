@@ -26,3 +26,30 @@ diesel::table! {
         details -> Bytea,
     }
 }
+
+// Append-only, no primary key in SQL; diesel needs one named, `at` serves.
+diesel::table! {
+    audit_events (at) {
+        at -> Timestamptz,
+        nhs_number -> Nullable<Int8>,
+        request_id -> Nullable<Uuid>,
+        correlation_id -> Nullable<Uuid>,
+        status -> Int2,
+        access_mode -> Nullable<Int2>,
+        action -> Nullable<Int2>,
+        level -> Nullable<Int2>,
+        redacted -> Bool,
+        sensitive_override -> Bool,
+        user_id -> Nullable<Text>,
+        role_id -> Nullable<Text>,
+        role_code -> Nullable<Text>,
+        org_code -> Nullable<Text>,
+        client_id -> Nullable<Text>,
+        request_id_text -> Nullable<Text>,
+        correlation_id_text -> Nullable<Text>,
+        access_mode_name -> Nullable<Text>,
+        action_name -> Nullable<Text>,
+        level_name -> Nullable<Text>,
+        other_nhs_numbers -> Nullable<Array<Int8>>,
+    }
+}

@@ -9,7 +9,7 @@ const ID: &str = "60E0B220-8136-4CA5-AE46-1D97EF59D068";
 async fn a_missing_or_empty_request_id_is_a_missing_value() {
     let app = TestApp::spawn().await;
     for value in [None, Some("")] {
-        let mut request = app.client.get(app.url("/Patient/9000000009"));
+        let mut request = app.request(reqwest::Method::GET, "/Patient/9000000009");
         if let Some(v) = value {
             request = request.header("X-Request-ID", v);
         }
@@ -30,8 +30,7 @@ async fn a_missing_or_empty_request_id_is_a_missing_value() {
 async fn a_malformed_request_id_is_an_invalid_value_and_is_echoed() {
     let app = TestApp::spawn().await;
     let response = app
-        .client
-        .get(app.url("/Patient/9000000009"))
+        .request(reqwest::Method::GET, "/Patient/9000000009")
         .header("X-Request-ID", "1234")
         .send()
         .await
@@ -50,8 +49,7 @@ async fn a_malformed_request_id_is_an_invalid_value_and_is_echoed() {
 async fn a_malformed_request_id_wins_over_a_bad_nhs_number() {
     let app = TestApp::spawn().await;
     let response = app
-        .client
-        .get(app.url("/Patient/9000000000"))
+        .request(reqwest::Method::GET, "/Patient/9000000000")
         .header("X-Request-ID", "not-a-uuid")
         .send()
         .await
@@ -69,8 +67,7 @@ async fn both_ids_are_echoed_on_success_and_on_errors() {
         ("/Patient/12", 400),
     ] {
         let response = app
-            .client
-            .get(app.url(path))
+            .request(reqwest::Method::GET, path)
             .header("X-Request-ID", ID)
             .header("X-Correlation-ID", "11C46F5F-CDEF-4865-94B2-0EE0EDCC26DA")
             .send()
@@ -104,8 +101,7 @@ async fn an_unknown_path_is_an_unsupported_request() {
 async fn an_unsupported_method_or_missing_number_is_an_unsupported_service() {
     let app = TestApp::spawn().await;
     let put = app
-        .client
-        .put(app.url("/Patient/9000000009"))
+        .request(reqwest::Method::PUT, "/Patient/9000000009")
         .header("X-Request-ID", ID)
         .body("{}")
         .send()
@@ -156,8 +152,7 @@ async fn cors_preflight_is_answered_like_the_pds_proxy() {
 
     // And the actual request exposes the tracing ids to the browser.
     let response = app
-        .client
-        .get(app.url("/Patient/9000000009"))
+        .request(reqwest::Method::GET, "/Patient/9000000009")
         .header("Origin", "https://gp.example.org")
         .header("X-Request-ID", ID)
         .send()

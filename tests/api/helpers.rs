@@ -14,9 +14,10 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use pds::config::Settings;
+use pds::auth::dev::DevKeys;
+use pds::auth::personas::{self, Overrides, Persona};
+use pds::config::{AuthSettings, Settings};
 use pds::startup::Application;
-use pds::store::provision::LocalCluster;
 use pds::store::{migrate, seed};
 
 /// Synthetic patients in the template, beside the sandbox ones.
@@ -29,37 +30,12 @@ pub struct TestServer {
     template: String,
 }
 
-/// Replaces the database name in a libpq URL, keeping host and options.
-pub fn with_database(url: &str, name: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (url, None),
-    };
-    let prefix = match base.rfind('/') {
-        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
-        _ => base,
-    };
-    match query {
-        Some(q) => format!("{prefix}/{name}?{q}"),
-        None => format!("{prefix}/{name}"),
-    }
-}
-
-pub fn test_cluster_dir(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target")
-        .join(name)
-}
+pub use pds::store::testing::{target_dir as test_cluster_dir, with_database};
 
 fn server() -> &'static TestServer {
     static SERVER: OnceLock<TestServer> = OnceLock::new();
     SERVER.get_or_init(|| {
-        let admin_url = match std::env::var("DATABASE_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => LocalCluster::ensure_running(&test_cluster_dir("test-pg"), 5434)
-                .expect("provisioning the test PostgreSQL cluster")
-                .database_url("postgres"),
-        };
+        let admin_url = pds::store::testing::server_url();
         let template = format!("pds_tpl_{:016x}", fingerprint());
         build_template(&admin_url, &template);
         TestServer {
@@ -177,7 +153,35 @@ impl Drop for TestDatabase {
     }
 }
 
+/// The developer key the test servers trust.
+pub fn dev_keys() -> &'static DevKeys {
+    static KEYS: OnceLock<DevKeys> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        DevKeys::load_or_create(&test_cluster_dir("test-dev-keys")).expect("dev keys")
+    })
+}
+
+pub fn token(persona: Persona) -> String {
+    token_with(persona, &Overrides::default())
+}
+
+pub fn token_with(persona: Persona, overrides: &Overrides) -> String {
+    let claims = personas::claims(persona, overrides).expect("persona claims");
+    dev_keys().mint(&claims).expect("minting")
+}
+
+pub fn patient_token(nhs_number: &str) -> String {
+    token_with(
+        Persona::Patient,
+        &Overrides {
+            nhs_number: Some(nhs_number.into()),
+            ..Overrides::default()
+        },
+    )
+}
+
 pub fn settings() -> Settings {
+    dev_keys();
     Settings {
         bind: "127.0.0.1:0".into(),
         database_url: None,
@@ -189,6 +193,16 @@ pub fn settings() -> Settings {
         seed_count: 0,
         seed: 0,
         log_json: false,
+        auth: AuthSettings {
+            jwks_files: Vec::new(),
+            jwks_urls: Vec::new(),
+            issuers: Vec::new(),
+            audience: None,
+            hs256_secret: None,
+            dev_trust: true,
+            dev_keys_dir: test_cluster_dir("test-dev-keys"),
+            policy_file: None,
+        },
     }
 }
 
@@ -196,6 +210,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub app_db: pds::store::db::Db,
+    pub auditor: pds::store::audit::Auditor,
     /// Kept so the database outlives the server using it.
     pub database: Option<TestDatabase>,
 }
@@ -217,6 +232,7 @@ impl TestApp {
         let app = Application::build(&settings, url).expect("building the app");
         let address = format!("http://127.0.0.1:{}", app.port());
         let app_db = app.db().clone();
+        let auditor = app.auditor().clone();
         tokio::spawn(app.run_until_stopped());
         Self {
             address,
@@ -225,6 +241,7 @@ impl TestApp {
                 .build()
                 .expect("http client"),
             app_db,
+            auditor,
             database: None,
         }
     }
@@ -233,14 +250,26 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
-    /// GET with a fresh X-Request-ID, as every well-behaved client sends.
+    /// GET as a clinician with a fresh X-Request-ID, as a GP system would.
     pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.get_as(path, &token(Persona::Clinician)).await
+    }
+
+    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
         self.client
             .get(self.url(path))
+            .bearer_auth(token)
             .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
             .send()
             .await
             .expect("request failed")
+    }
+
+    /// A request builder with a clinician's token but no X-Request-ID.
+    pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token(Persona::Clinician))
     }
 }
 

@@ -16,6 +16,8 @@ pub const MINIMAL: &str = "9000000033";
 /// Merged into Jane Smith's record: retrieving it returns 9000000009.
 pub const SUPERSEDED: &str = "9000000041";
 pub const INVALIDATED: &str = "9000000068";
+/// Very restricted (`V`): even the name is withheld below sensitive access.
+pub const VERY_RESTRICTED: &str = "9000000076";
 
 fn nhs(text: &str) -> NhsNumber {
     NhsNumber::parse(text).expect("sandbox numbers are valid")
@@ -179,6 +181,22 @@ fn full_record(
     }
 }
 
+fn very_restricted() -> Patient {
+    let mut p = full_record(
+        VERY_RESTRICTED,
+        "Vera",
+        "Lockwood",
+        &[],
+        "vera.lockwood@example.com",
+        (2020, 2021),
+    );
+    p.security = Security::VeryRestricted;
+    p.deceased = None;
+    p.details.death_notification = None;
+    p.details.removal = None;
+    p
+}
+
 fn restricted() -> Patient {
     let mut p = full_record(
         JANET_SMYTHE_RESTRICTED,
@@ -214,6 +232,7 @@ pub fn rows() -> Vec<PatientRow> {
         PatientRow::from_patient(&jane, None),
         PatientRow::from_patient(&jayne, None),
         PatientRow::from_patient(&restricted(), None),
+        PatientRow::from_patient(&very_restricted(), None),
         PatientRow::from_patient(&Patient::minimal(nhs(MINIMAL), 2), None),
         PatientRow::from_patient(&Patient::minimal(nhs(SUPERSEDED), 1), Some(nhs(JANE_SMITH))),
         PatientRow::invalidated(nhs(INVALIDATED)),

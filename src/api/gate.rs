@@ -1,0 +1,74 @@
+//! The gate every `/Patient` request passes, in the PDS order: the bearer
+//! token (401), the access mode (403 for NHS login below P9), the
+//! `X-Request-ID` (400), the CIS2 role (400) and an access level (403).
+//! A request that passes carries its `Caller` in the request extensions.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{AUTHORIZATION, HeaderName};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage, ResponseError, web};
+use std::sync::Arc;
+
+use super::ApiError;
+use super::headers::check_request_id;
+use crate::auth::caller::{self, Denial};
+use crate::auth::policy::Policy;
+use crate::auth::verify::Verifier;
+
+pub const NHSD_SESSION_URID: HeaderName = HeaderName::from_static("nhsd-session-urid");
+
+/// What the gate needs, shared by all workers.
+pub struct Gate {
+    pub verifier: Verifier,
+    pub policy: Arc<Policy>,
+}
+
+impl From<Denial> for ApiError {
+    fn from(denial: Denial) -> Self {
+        match denial {
+            Denial::NoApiScope => ApiError::Unauthorized("Invalid Access Token".into()),
+            Denial::PatientNotAllowed => ApiError::PatientForbidden,
+            Denial::InvalidRole(urid) => ApiError::InvalidRole(urid),
+            Denial::NoAccessLevel(why) => ApiError::Forbidden(why),
+        }
+    }
+}
+
+async fn admit(req: &ServiceRequest) -> Result<caller::Caller, ApiError> {
+    let gate = req
+        .app_data::<web::Data<Gate>>()
+        .ok_or_else(|| ApiError::Internal("gate not configured".into()))?;
+    let authorization = req.headers().get(AUTHORIZATION).map(|v| v.as_bytes());
+    let claims = gate.verifier.verify(authorization).await.map_err(|e| {
+        tracing::debug!(reason = %e, "token refused");
+        ApiError::Unauthorized(e.diagnostics())
+    })?;
+    let mode = caller::mode(&claims)?;
+    check_request_id(req)?;
+    let urid = match req.headers().get(NHSD_SESSION_URID) {
+        // The header only means something for healthcare workers (the PDS
+        // proxy removes it in the other modes).
+        Some(v) if mode == caller::Mode::HealthcareWorker => Some(
+            v.to_str()
+                .map_err(|_| ApiError::InvalidRole(String::new()))?,
+        ),
+        _ => None,
+    };
+    Ok(caller::resolve(&claims, mode, urid, &gate.policy)?)
+}
+
+pub async fn gate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    match admit(&req).await {
+        Ok(caller) => {
+            req.extensions_mut().insert(caller);
+            Ok(next.call(req).await?.map_into_left_body())
+        }
+        Err(error) => Ok(req
+            .into_response(error.error_response())
+            .map_into_right_body()),
+    }
+}

@@ -1,0 +1,409 @@
+//! From verified token claims to the caller: access mode, selected role,
+//! access levels and what they may do.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::policy::{Grants, Level, Policy};
+use crate::domain::NhsNumber;
+
+/// The access mode, decided by the token's API scope as on the NHS API platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    HealthcareWorker,
+    Application,
+    PrivilegedApplication,
+    Patient,
+}
+
+impl Mode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::HealthcareWorker => "healthcare-worker",
+            Self::Application => "application-restricted",
+            Self::PrivilegedApplication => "privileged-application",
+            Self::Patient => "patient-access",
+        }
+    }
+
+    /// The access-token wording PDS uses in 403 displays.
+    pub fn token_kind(self) -> &'static str {
+        match self {
+            Self::HealthcareWorker => "user-restricted",
+            Self::Application | Self::PrivilegedApplication => "application-restricted",
+            Self::Patient => "patient-access",
+        }
+    }
+}
+
+const API: &str = "personal-demographics-service";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No scope for this API: the token is not for us (401).
+    NoApiScope,
+    /// NHS login below P9, a wrong vector of trust or a missing NHS number (403).
+    PatientNotAllowed,
+    /// The role given by NHSD-Session-URID (or its absence) is not usable (400).
+    InvalidRole(String),
+    /// Authenticated, but the selected role grants no access level (403).
+    NoAccessLevel(String),
+}
+
+/// The authenticated, authorised caller of one request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub mode: Mode,
+    pub user_id: Option<String>,
+    pub role_id: Option<String>,
+    pub role_code: Option<String>,
+    pub org_code: Option<String>,
+    pub client_id: Option<String>,
+    /// For patient access: the caller's own NHS number.
+    pub own_nhs_number: Option<NhsNumber>,
+    pub levels: Vec<Level>,
+    pub grants: Grants,
+}
+
+impl Caller {
+    pub fn level(&self) -> Option<Level> {
+        self.levels.iter().max().copied()
+    }
+
+    /// The level that governs `action`, for the audit trail: a sensitive
+    /// clinician's read is `sensitive_view`, their update `demographics_update`.
+    pub fn level_for(&self, action: &str) -> Option<Level> {
+        let writes = matches!(action, "update" | "create");
+        self.levels
+            .iter()
+            .copied()
+            .filter(|l| {
+                let write_level = matches!(l, Level::DemographicsUpdate | Level::DemographicsAdmin);
+                write_level == writes
+            })
+            .max()
+            .or_else(|| self.level())
+    }
+}
+
+fn scopes(claims: &Map<String, Value>) -> Vec<&str> {
+    match claims.get("scope").or_else(|| claims.get("scp")) {
+        Some(Value::String(s)) => s.split_whitespace().collect(),
+        Some(Value::Array(items)) => items.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Decides the access mode from the scopes; NHS login below P9 is refused
+/// here, before any other check (PDS order).
+pub fn mode(claims: &Map<String, Value>) -> Result<Mode, Denial> {
+    let scopes = scopes(claims);
+    let has = |s: &str| scopes.contains(&s);
+    if has("urn:nhsd:apim:app:level3:privileged-personal-demographics-service") {
+        return Ok(Mode::PrivilegedApplication);
+    }
+    if has(&format!("urn:nhsd:apim:app:level3:{API}")) {
+        return Ok(Mode::Application);
+    }
+    if has(&format!("urn:nhsd:apim:user-nhs-login:P9:{API}")) {
+        return Ok(Mode::Patient);
+    }
+    if has(&format!("urn:nhsd:apim:user-nhs-login:P5:{API}"))
+        || has(&format!("urn:nhsd:apim:user-nhs-login:P0:{API}"))
+    {
+        return Err(Denial::PatientNotAllowed);
+    }
+    let worker = [
+        "user-nhs-cis2:aal3",
+        "user-nhs-cis2:aal2",
+        "user-nhs-id:aal3",
+    ]
+    .iter()
+    .any(|kind| has(&format!("urn:nhsd:apim:{kind}:{API}")));
+    if worker {
+        return Ok(Mode::HealthcareWorker);
+    }
+    Err(Denial::NoApiScope)
+}
+
+fn text(claims: &Map<String, Value>, key: &str) -> Option<String> {
+    match claims.get(key)? {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// CIS2 sends assurance levels as strings or numbers.
+fn level_number(claims: &Map<String, Value>, keys: &[&str]) -> u8 {
+    keys.iter()
+        .find_map(|k| text(claims, k))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Clone, Deserialize)]
+struct NrbacRole {
+    person_roleid: String,
+    #[serde(default)]
+    org_code: Option<String>,
+    #[serde(default)]
+    role_code: String,
+    #[serde(default)]
+    activity_codes: Vec<String>,
+}
+
+/// Resolves the caller. `urid` is the NHSD-Session-URID header, if sent.
+pub fn resolve(
+    claims: &Map<String, Value>,
+    mode: Mode,
+    urid: Option<&str>,
+    policy: &Policy,
+) -> Result<Caller, Denial> {
+    let scopes = scopes(claims);
+    let mut caller = Caller {
+        mode,
+        user_id: text(claims, "nhsid_useruid").or_else(|| text(claims, "sub")),
+        role_id: None,
+        role_code: None,
+        org_code: None,
+        client_id: text(claims, "client_id").or_else(|| text(claims, "azp")),
+        own_nhs_number: None,
+        levels: Vec::new(),
+        grants: Grants::default(),
+    };
+    let smart_context = match mode {
+        Mode::Application | Mode::PrivilegedApplication => {
+            caller.client_id = caller.client_id.take().or_else(|| text(claims, "sub"));
+            caller.user_id = None;
+            caller.levels = vec![if mode == Mode::Application {
+                Level::AppLookup
+            } else {
+                Level::PrivilegedApp
+            }];
+            "system"
+        }
+        Mode::Patient => {
+            let proofed = text(claims, "identity_proofing_level").as_deref() == Some("P9");
+            let vot_ok = text(claims, "vot").is_some_and(|v| policy.patient_vots.contains(&v));
+            let number = text(claims, "nhs_number").and_then(|n| NhsNumber::parse(&n).ok());
+            match (proofed, vot_ok, number) {
+                (true, true, Some(n)) => caller.own_nhs_number = Some(n),
+                _ => return Err(Denial::PatientNotAllowed),
+            }
+            caller.levels = vec![Level::PatientSelf];
+            "patient"
+        }
+        Mode::HealthcareWorker => {
+            let role = select_role(claims, urid)?;
+            let aal = level_number(claims, &["authentication_assurance_level"]);
+            let ial = level_number(claims, &["id_assurance_level", "idassurancelevel"]);
+            let activities = policy.effective_activities(&role.role_code, &role.activity_codes);
+            caller.levels = if ial >= policy.min_id_assurance {
+                policy.worker_levels(&activities, aal)
+            } else {
+                Vec::new()
+            };
+            caller.role_id = Some(role.person_roleid);
+            caller.role_code = Some(role.role_code).filter(|c| !c.is_empty());
+            caller.org_code = role.org_code;
+            "user"
+        }
+    };
+    caller.grants = Grants::of(&caller.levels).narrowed_by_smart_scopes(&scopes, smart_context);
+    if caller.levels.is_empty() {
+        return Err(Denial::NoAccessLevel(match mode {
+            Mode::HealthcareWorker => {
+                "The selected role does not grant access to patient demographics (it needs B0820 View Patient Demographics, and sufficient assurance)".into()
+            }
+            _ => "The access token grants no access level".into(),
+        }));
+    }
+    Ok(caller)
+}
+
+/// The header, else `selected_roleid`, else the only role. Never the union.
+fn select_role(claims: &Map<String, Value>, urid: Option<&str>) -> Result<NrbacRole, Denial> {
+    let roles: Vec<NrbacRole> = claims
+        .get("nhsid_nrbac_roles")
+        .cloned()
+        .and_then(|v| serde_json::from_value(v).ok())
+        .unwrap_or_default();
+    let find = |id: &str| roles.iter().find(|r| r.person_roleid == id).cloned();
+    if let Some(urid) = urid {
+        let valid = !urid.is_empty() && urid.bytes().all(|b| b.is_ascii_digit());
+        return find(urid)
+            .filter(|_| valid)
+            .ok_or_else(|| Denial::InvalidRole(urid.to_owned()));
+    }
+    if let Some(selected) = text(claims, "selected_roleid") {
+        return find(&selected).ok_or(Denial::InvalidRole(String::new()));
+    }
+    match roles.as_slice() {
+        [only] => Ok(only.clone()),
+        _ => Err(Denial::InvalidRole(String::new())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const WORKER: &str = "urn:nhsd:apim:user-nhs-cis2:aal3:personal-demographics-service";
+
+    fn claims(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn worker(roles: Value, extra: Value) -> Map<String, Value> {
+        let mut c = claims(json!({
+            "scope": WORKER, "sub": "555", "nhsid_useruid": "555",
+            "authentication_assurance_level": "3", "id_assurance_level": 3,
+            "nhsid_nrbac_roles": roles,
+        }));
+        c.extend(claims(extra));
+        c
+    }
+
+    fn role(id: &str, code: &str, acts: &[&str]) -> Value {
+        json!({"person_roleid": id, "org_code": "A81001", "role_code": code, "activity_codes": acts})
+    }
+
+    fn resolve_worker(c: &Map<String, Value>, urid: Option<&str>) -> Result<Caller, Denial> {
+        resolve(c, mode(c)?, urid, &Policy::builtin())
+    }
+
+    #[test]
+    fn modes_come_from_scopes() {
+        let m = |s: &str| mode(&claims(json!({ "scope": s })));
+        assert_eq!(m(WORKER), Ok(Mode::HealthcareWorker));
+        assert_eq!(
+            m("urn:nhsd:apim:app:level3:personal-demographics-service"),
+            Ok(Mode::Application)
+        );
+        assert_eq!(
+            m("urn:nhsd:apim:app:level3:privileged-personal-demographics-service"),
+            Ok(Mode::PrivilegedApplication)
+        );
+        assert_eq!(
+            m("urn:nhsd:apim:user-nhs-login:P9:personal-demographics-service"),
+            Ok(Mode::Patient)
+        );
+        assert_eq!(
+            m("urn:nhsd:apim:user-nhs-login:P5:personal-demographics-service"),
+            Err(Denial::PatientNotAllowed)
+        );
+        assert_eq!(m("openid profile"), Err(Denial::NoApiScope));
+    }
+
+    #[test]
+    fn the_header_selects_the_role_and_only_that_role_counts() {
+        let c = worker(
+            json!([
+                role("111", "S0:G0:R8008", &[]),
+                role("222", "S0:G0:R5110", &[])
+            ]),
+            json!({}),
+        );
+        let clerk = resolve_worker(&c, Some("111")).unwrap();
+        assert_eq!(clerk.levels, [Level::StaffView]);
+        assert_eq!(clerk.role_id.as_deref(), Some("111"));
+        let admin = resolve_worker(&c, Some("222")).unwrap();
+        assert!(admin.levels.contains(&Level::DemographicsAdmin));
+        assert_eq!(
+            resolve_worker(&c, Some("333")),
+            Err(Denial::InvalidRole("333".into()))
+        );
+        // Several roles and no choice: refused, never the union.
+        assert_eq!(
+            resolve_worker(&c, None),
+            Err(Denial::InvalidRole(String::new()))
+        );
+    }
+
+    #[test]
+    fn selected_roleid_then_the_single_role() {
+        let two = worker(
+            json!([
+                role("111", "S0:G0:R8008", &[]),
+                role("222", "S0:G0:R8000", &[])
+            ]),
+            json!({"selected_roleid": "222"}),
+        );
+        assert!(resolve_worker(&two, None).unwrap().grants.update);
+        let one = worker(json!([role("111", "S0:G0:R8008", &[])]), json!({}));
+        assert_eq!(
+            resolve_worker(&one, None).unwrap().role_code.as_deref(),
+            Some("S0:G0:R8008")
+        );
+    }
+
+    #[test]
+    fn a_role_without_demographics_activities_and_low_identity_assurance_are_refused() {
+        let c = worker(json!([role("1", "S0:G0:R9999", &["B0570"])]), json!({}));
+        assert!(matches!(
+            resolve_worker(&c, None),
+            Err(Denial::NoAccessLevel(_))
+        ));
+        let c = worker(
+            json!([role("1", "S0:G0:R8000", &[])]),
+            json!({"id_assurance_level": "2"}),
+        );
+        assert!(matches!(
+            resolve_worker(&c, None),
+            Err(Denial::NoAccessLevel(_))
+        ));
+    }
+
+    #[test]
+    fn an_aal2_user_may_view_but_not_update() {
+        let c = worker(
+            json!([role("1", "S0:G0:R8000", &[])]),
+            json!({"authentication_assurance_level": 2, "scope": "urn:nhsd:apim:user-nhs-cis2:aal2:personal-demographics-service"}),
+        );
+        let caller = resolve_worker(&c, None).unwrap();
+        assert!(caller.grants.retrieve && !caller.grants.update);
+    }
+
+    #[test]
+    fn patients_need_p9_an_allowed_vector_of_trust_and_a_number() {
+        let p = |extra: Value| {
+            let mut c = claims(
+                json!({"scope": "urn:nhsd:apim:user-nhs-login:P9:personal-demographics-service"}),
+            );
+            c.extend(claims(extra));
+            resolve(&c, Mode::Patient, None, &Policy::builtin())
+        };
+        let ok = p(
+            json!({"nhs_number": "9000000009", "identity_proofing_level": "P9", "vot": "P9.Cp.Cd"}),
+        )
+        .unwrap();
+        assert_eq!(ok.own_nhs_number.unwrap().to_string(), "9000000009");
+        assert_eq!(
+            p(json!({"nhs_number": "9000000009", "identity_proofing_level": "P9", "vot": "P9.Cp"})),
+            Err(Denial::PatientNotAllowed)
+        );
+        assert_eq!(
+            p(
+                json!({"nhs_number": "9000000009", "identity_proofing_level": "P5", "vot": "P9.Cp.Cd"})
+            ),
+            Err(Denial::PatientNotAllowed)
+        );
+        assert_eq!(
+            p(json!({"identity_proofing_level": "P9", "vot": "P9.Cm"})),
+            Err(Denial::PatientNotAllowed)
+        );
+    }
+
+    #[test]
+    fn applications_are_identified_by_client_id() {
+        let c = claims(
+            json!({"scope": "urn:nhsd:apim:app:level3:personal-demographics-service", "sub": "app-1"}),
+        );
+        let caller = resolve(&c, Mode::Application, None, &Policy::builtin()).unwrap();
+        assert_eq!(caller.client_id.as_deref(), Some("app-1"));
+        assert_eq!(caller.grants.search_limit, 1);
+        assert!(!caller.grants.update);
+    }
+}

@@ -1,0 +1,8 @@
+//! Authentication (JWT bearer tokens) and authorisation (access levels).
+
+pub mod caller;
+pub mod dev;
+pub mod jwks;
+pub mod personas;
+pub mod policy;
+pub mod verify;

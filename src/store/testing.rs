@@ -1,0 +1,58 @@
+//! Shared by the unit and end-to-end tests: which PostgreSQL server to test
+//! against, and URLs for databases on it.
+
+use std::path::PathBuf;
+
+use super::provision::LocalCluster;
+
+/// A maintenance-database URL on the test server: `DATABASE_URL` when set,
+/// else a cluster provisioned under `target/test-pg` (shared by test
+/// processes; the provisioning takes a file lock).
+pub fn server_url() -> String {
+    match std::env::var("DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => LocalCluster::ensure_running(&target_dir("test-pg"), 5434)
+            .expect("provisioning the test PostgreSQL cluster")
+            .database_url("postgres"),
+    }
+}
+
+/// A path under this crate's `target/` directory.
+pub fn target_dir(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("target")
+        .join(name)
+}
+
+/// Replaces the database name in a libpq URL, keeping host and options.
+pub fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (url, None),
+    };
+    let prefix = match base.rfind('/') {
+        Some(i) if i > base.find("//").map_or(0, |j| j + 1) => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{prefix}/{name}?{q}"),
+        None => format!("{prefix}/{name}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn replaces_only_the_database_name() {
+        assert_eq!(
+            with_database("postgres://u@h:5432/postgres", "x"),
+            "postgres://u@h:5432/x"
+        );
+        assert_eq!(
+            with_database("postgres://postgres@/postgres?host=/tmp/s&port=5434", "x"),
+            "postgres://postgres@/x?host=/tmp/s&port=5434"
+        );
+    }
+}
