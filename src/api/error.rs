@@ -37,6 +37,24 @@ pub enum ApiError {
     },
     #[error("X-Request-ID missing")]
     MissingRequestId,
+    /// 400: query parameters the search does not know.
+    #[error("unknown parameters")]
+    AdditionalProperties(Vec<String>),
+    /// 400: `Invalid value - '<value>' in field '<field>'`.
+    #[error("invalid value in {field}")]
+    InvalidValue { field: String, value: String },
+    /// 400: a search without a birth date.
+    #[error("missing birth date")]
+    MissingBirthDate,
+    /// 400 INVALID_SEARCH_DATA with the reason.
+    #[error("invalid search data: {0}")]
+    InvalidSearchData(String),
+    /// 200 (sic): more matches than `_max-results`.
+    #[error("too many matches")]
+    TooManyMatches,
+    /// 403: application-restricted callers may only ask for one result.
+    #[error("application may not ask for more than one result")]
+    SingleResultOnly { token_kind: &'static str },
     #[error("X-Request-ID invalid")]
     InvalidRequestId(String),
     #[error("invalid NHS number in path")]
@@ -114,6 +132,44 @@ impl ApiError {
             Self::InvalidMethod { .. } => {
                 spec(S::FORBIDDEN, "error", "forbidden", "INVALID_METHOD", "")
             }
+            Self::AdditionalProperties(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "invariant",
+                "ADDITIONAL_PROPERTIES",
+                "Additional properties should not be included",
+            ),
+            Self::InvalidValue { .. } => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_VALUE",
+                "Provided value is invalid",
+            ),
+            Self::MissingBirthDate => spec(
+                S::BAD_REQUEST,
+                "error",
+                "required",
+                "MISSING_VALUE",
+                "Required value is missing",
+            ),
+            Self::InvalidSearchData(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_SEARCH_DATA",
+                "Search data is invalid",
+            ),
+            Self::TooManyMatches => spec(
+                S::OK,
+                "information",
+                "multiple-matches",
+                "TOO_MANY_MATCHES",
+                "Too Many Matches",
+            ),
+            Self::SingleResultOnly { .. } => {
+                spec(S::FORBIDDEN, "error", "token", "INVALID_VALUE", "")
+            }
             Self::MissingRequestId => spec(
                 S::BAD_REQUEST,
                 "error",
@@ -186,6 +242,9 @@ impl ApiError {
             Self::InvalidMethod { verb, token_kind } => {
                 format!("Cannot {verb} resource with {token_kind} access token")
             }
+            Self::SingleResultOnly { token_kind } => {
+                format!("Cannot retrieve more than one result with {token_kind} access token")
+            }
             other => other.spec().display.to_owned(),
         }
     }
@@ -193,6 +252,27 @@ impl ApiError {
     fn diagnostics(&self) -> Option<String> {
         match self {
             Self::Unauthorized(text) | Self::Forbidden(text) => Some(text.clone()),
+            Self::AdditionalProperties(names) => {
+                let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+                let verb = if names.len() == 1 { "was" } else { "were" };
+                Some(format!(
+                    "Invalid request with error - Additional properties are not allowed ({} {verb} unexpected)",
+                    quoted.join(", ")
+                ))
+            }
+            Self::InvalidValue { field, value } => {
+                Some(format!("Invalid value - '{value}' in field '{field}'"))
+            }
+            Self::MissingBirthDate => Some(
+                "Missing value - 'birth_date/birth_date_range_start/birth_date_range_end'".into(),
+            ),
+            Self::InvalidSearchData(reason) => {
+                Some(format!("Invalid search data provided - '{reason}'"))
+            }
+            Self::SingleResultOnly { .. } => Some(
+                "Your app has insufficient permissions to perform this search. Please contact support."
+                    .into(),
+            ),
             Self::PatientForbidden => Some(format!(
                 "Your access token has insufficient permissions. See documentation regarding Patient access restrictions {GUIDANCE}"
             )),

@@ -6,6 +6,7 @@ pub mod gate;
 mod headers;
 mod health;
 mod patient;
+mod search;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -33,6 +34,11 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         web::scope("/Patient")
             .wrap(from_fn(gate::gate))
             .wrap(from_fn(audit::audit))
+            .service(
+                web::resource("")
+                    .route(web::get().to(search::search))
+                    .default_service(web::to(unsupported_service)),
+            )
             .service(
                 web::resource("/{id}")
                     .route(web::get().to(patient::retrieve))

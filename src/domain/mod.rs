@@ -3,6 +3,7 @@
 pub mod codes;
 mod nhs_number;
 pub mod patient;
+pub mod search;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber};
 pub use patient::Patient;

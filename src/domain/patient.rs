@@ -196,6 +196,38 @@ impl Patient {
         }
     }
 
+    /// The part of a record a search returns (PDS): usual, nickname and
+    /// temporary names, the home address, telecoms, contacts, GP and only
+    /// the death-notification extension.
+    pub fn search_view(mut self) -> Self {
+        let d = std::mem::take(&mut self.details);
+        self.details = Details {
+            verification: d.verification,
+            multiple_birth: d.multiple_birth,
+            names: d
+                .names
+                .into_iter()
+                .filter(|n| {
+                    matches!(
+                        n.name_use,
+                        NameUse::Usual | NameUse::Nickname | NameUse::Temp
+                    )
+                })
+                .collect(),
+            addresses: d
+                .addresses
+                .into_iter()
+                .filter(|a| a.address_use == AddressUse::Home)
+                .collect(),
+            telecoms: d.telecoms,
+            contacts: d.contacts,
+            general_practitioner: d.general_practitioner,
+            death_notification: d.death_notification,
+            ..Details::default()
+        };
+        self
+    }
+
     /// What a caller without sensitive access sees of a restricted (`R`/`V`)
     /// record: identity, name, gender, birth and death; nothing that could
     /// locate the patient. `V` also loses name and birth date.

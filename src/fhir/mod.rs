@@ -1,5 +1,6 @@
 //! Rendering domain values as FHIR R4 JSON.
 
+pub mod bundle;
 pub mod outcome;
 pub mod patient;
 pub mod urls;

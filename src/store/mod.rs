@@ -7,5 +7,6 @@ pub mod migrate;
 pub mod patients;
 pub mod provision;
 pub mod schema;
+pub mod search;
 pub mod seed;
 pub mod testing;

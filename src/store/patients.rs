@@ -5,8 +5,9 @@ use diesel::prelude::*;
 
 use super::codec;
 use super::db::DbError;
-use super::schema::patients;
-use crate::domain::codes::{Gender, Security};
+use super::schema::{patient_former_names, patients};
+use crate::domain::codes::{Gender, NameUse, Security};
+use crate::domain::search::normalise;
 use crate::domain::{NhsNumber, Patient};
 
 /// `patients.security` value for an invalidated record (PDS "REDACTED").
@@ -28,6 +29,40 @@ pub struct PatientRow {
     pub security: i16,
     pub gender: Option<i16>,
     pub details: Vec<u8>,
+    /// Search key: the usual family name in normal form.
+    pub family_key: Option<String>,
+}
+
+/// A family name the patient no longer uses, for history searches.
+#[derive(Debug, Clone, Queryable, Insertable)]
+#[diesel(table_name = patient_former_names, check_for_backend(diesel::pg::Pg))]
+#[diesel(treat_none_as_default_value = false)]
+pub struct FormerNameRow {
+    pub family_key: String,
+    pub birth_date: Option<NaiveDate>,
+    pub nhs_number: i64,
+}
+
+impl FormerNameRow {
+    pub fn of(patient: &Patient) -> Vec<Self> {
+        let mut keys: Vec<String> = patient
+            .details
+            .names
+            .iter()
+            .filter(|n| matches!(n.name_use, NameUse::Old | NameUse::Maiden))
+            .filter_map(|n| n.family.as_deref().map(normalise::name))
+            .filter(|k| !k.is_empty())
+            .collect();
+        keys.sort();
+        keys.dedup();
+        keys.into_iter()
+            .map(|family_key| Self {
+                family_key,
+                birth_date: patient.birth_date,
+                nhs_number: patient.nhs_number.as_i64(),
+            })
+            .collect()
+    }
 }
 
 /// What a retrieve by NHS number finds.
@@ -49,6 +84,7 @@ impl PatientRow {
             security: index_of(Security::ALL, patient.security),
             gender: patient.gender.map(|g| index_of(Gender::ALL, g)),
             details: codec::encode(&patient.details),
+            family_key: usual_family_key(patient),
         }
     }
 
@@ -59,7 +95,7 @@ impl PatientRow {
         row
     }
 
-    fn into_patient(self) -> Result<Patient, DbError> {
+    pub fn into_patient(self) -> Result<Patient, DbError> {
         let corrupt = |what: &str| DbError::Corrupt(codec::CodecError::Column(what.to_owned()));
         Ok(Patient {
             nhs_number: u64::try_from(self.nhs_number)
@@ -83,6 +119,16 @@ impl PatientRow {
             details: codec::decode(&self.details)?,
         })
     }
+}
+
+fn usual_family_key(patient: &Patient) -> Option<String> {
+    patient
+        .details
+        .names
+        .iter()
+        .find(|n| n.name_use == NameUse::Usual)
+        .and_then(|n| n.family.as_deref())
+        .map(normalise::name)
 }
 
 fn index_of<T: PartialEq>(all: &[T], value: T) -> i16 {
@@ -113,14 +159,30 @@ pub fn retrieve(conn: &mut PgConnection, nhs_number: NhsNumber) -> Result<Retrie
     Ok(Retrieved::Missing)
 }
 
-pub fn insert(conn: &mut PgConnection, rows: &[PatientRow]) -> Result<usize, DbError> {
+pub fn insert(
+    conn: &mut PgConnection,
+    rows: &[PatientRow],
+    former: &[FormerNameRow],
+) -> Result<usize, DbError> {
+    diesel::insert_into(patient_former_names::table)
+        .values(former)
+        .execute(conn)?;
     Ok(diesel::insert_into(patients::table)
         .values(rows)
         .execute(conn)?)
 }
 
 /// Bulk load with `COPY ... FROM STDIN (FORMAT binary)`.
-pub fn copy_in(conn: &mut PgConnection, rows: Vec<PatientRow>) -> Result<usize, DbError> {
+pub fn copy_in(
+    conn: &mut PgConnection,
+    rows: Vec<PatientRow>,
+    former: Vec<FormerNameRow>,
+) -> Result<usize, DbError> {
+    if !former.is_empty() {
+        diesel::copy_from(patient_former_names::table)
+            .from_insertable(former)
+            .execute(conn)?;
+    }
     Ok(diesel::copy_from(patients::table)
         .from_insertable(rows)
         .execute(conn)?)

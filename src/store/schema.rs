@@ -10,6 +10,15 @@ diesel::table! {
         security -> Int2,
         gender -> Nullable<Int2>,
         details -> Bytea,
+        family_key -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    patient_former_names (nhs_number, family_key) {
+        family_key -> Text,
+        birth_date -> Nullable<Date>,
+        nhs_number -> Int8,
     }
 }
 

@@ -58,7 +58,7 @@ fn fingerprint() -> u64 {
             up.hash(&mut h);
         }
     }
-    for row in seed::sandbox::rows() {
+    for row in seed::sandbox::rows().0 {
         (row.nhs_number, row.security, &row.details).hash(&mut h);
     }
     for g in seed::generator::Population::new(TEMPLATE_SEED).take(TEMPLATE_POPULATION as usize) {

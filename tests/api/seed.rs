@@ -34,7 +34,7 @@ fn reseeding_loads_a_deterministic_population_of_valid_numbers() {
         .count()
         .get_result(&mut conn)
         .unwrap();
-    assert_eq!(sandbox, seed::sandbox::rows().len() as i64);
+    assert_eq!(sandbox, seed::sandbox::rows().0.len() as i64);
 
     // Loading over an existing population is refused, not duplicated.
     let refused = seed::reseed(&mut conn, 10, 42, false).unwrap_err();

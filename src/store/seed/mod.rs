@@ -9,7 +9,7 @@ use diesel::prelude::*;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::patients::{self, PatientRow};
+use super::patients::{self, FormerNameRow, PatientRow};
 use super::schema::patients as patients_table;
 
 /// Rows per COPY statement: big enough to amortise the round trip, small
@@ -41,7 +41,7 @@ pub fn ensure_seeded(
     if patients::count(conn)? > 0 {
         return Ok(None);
     }
-    patients::insert(conn, &sandbox::rows())?;
+    insert_sandbox(conn)?;
     load_population(conn, seed, count).map(Some)
 }
 
@@ -54,8 +54,8 @@ pub fn reseed(
     replace: bool,
 ) -> anyhow::Result<LoadReport> {
     if replace {
-        conn.batch_execute("TRUNCATE patients, patient_versions")?;
-        patients::insert(conn, &sandbox::rows())?;
+        conn.batch_execute("TRUNCATE patients, patient_versions, patient_former_names")?;
+        insert_sandbox(conn)?;
     } else {
         let existing: i64 = patients_table::table
             .filter(patients_table::nhs_number.ge(SYNTHETIC_FROM))
@@ -68,10 +68,16 @@ pub fn reseed(
             );
         }
         if patients::count(conn)? == 0 {
-            patients::insert(conn, &sandbox::rows())?;
+            insert_sandbox(conn)?;
         }
     }
     load_population(conn, seed, count)
+}
+
+fn insert_sandbox(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let (rows, former) = sandbox::rows();
+    patients::insert(conn, &rows, &former)?;
+    Ok(())
 }
 
 /// Generates on one thread while this one streams COPY to PostgreSQL.
@@ -80,17 +86,19 @@ fn load_population(conn: &mut PgConnection, seed: u64, count: u64) -> anyhow::Re
     // Losing the last seconds of a bulk load on a crash is acceptable; the
     // load is repeatable and this roughly halves commit waits.
     conn.batch_execute("SET synchronous_commit = off")?;
-    let (sender, receiver) = mpsc::sync_channel::<Vec<PatientRow>>(4);
+    let (sender, receiver) = mpsc::sync_channel::<(Vec<PatientRow>, Vec<FormerNameRow>)>(4);
     let generator = std::thread::spawn(move || {
         let mut population = generator::Population::new(seed)
             .take(count as usize)
             .peekable();
         while population.peek().is_some() {
-            let chunk: Vec<PatientRow> = population
-                .by_ref()
-                .take(CHUNK)
-                .map(|g| PatientRow::from_patient(&g.patient, g.superseded_by))
-                .collect();
+            let mut rows = Vec::with_capacity(CHUNK);
+            let mut former = Vec::new();
+            for g in population.by_ref().take(CHUNK) {
+                former.extend(FormerNameRow::of(&g.patient));
+                rows.push(PatientRow::from_patient(&g.patient, g.superseded_by));
+            }
+            let chunk = (rows, former);
             if sender.send(chunk).is_err() {
                 return; // the loader failed and hung up
             }
@@ -98,8 +106,8 @@ fn load_population(conn: &mut PgConnection, seed: u64, count: u64) -> anyhow::Re
     });
     let mut rows = 0u64;
     let mut outcome = Ok(());
-    for chunk in receiver {
-        match patients::copy_in(conn, chunk) {
+    for (rows_chunk, former) in receiver {
+        match patients::copy_in(conn, rows_chunk, former) {
             Ok(n) => rows += n as u64,
             Err(e) => {
                 outcome = Err(e);
@@ -112,7 +120,7 @@ fn load_population(conn: &mut PgConnection, seed: u64, count: u64) -> anyhow::Re
     if rows < count {
         anyhow::bail!("the synthetic number ranges hold only {rows} patients, not {count}");
     }
-    conn.batch_execute("RESET synchronous_commit; ANALYZE patients")?;
+    conn.batch_execute("RESET synchronous_commit; ANALYZE patients; ANALYZE patient_former_names")?;
     Ok(LoadReport {
         rows,
         elapsed: started.elapsed(),

@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use crate::domain::codes::*;
 use crate::domain::patient::*;
 use crate::domain::{NhsNumber, Patient};
-use crate::store::patients::PatientRow;
+use crate::store::patients::{FormerNameRow, PatientRow};
 
 pub const JANE_SMITH: &str = "9000000009";
 pub const JAYNE_SMYTH: &str = "9000000017";
@@ -210,8 +210,22 @@ fn restricted() -> Patient {
     p
 }
 
-/// The current rows for the sandbox patients.
-pub fn rows() -> Vec<PatientRow> {
+/// The current rows for the sandbox patients, and their former names.
+pub fn rows() -> (Vec<PatientRow>, Vec<FormerNameRow>) {
+    let people = people();
+    let former = people
+        .iter()
+        .flat_map(|(p, _)| FormerNameRow::of(p))
+        .collect();
+    let mut rows: Vec<PatientRow> = people
+        .iter()
+        .map(|(p, superseded_by)| PatientRow::from_patient(p, *superseded_by))
+        .collect();
+    rows.push(PatientRow::invalidated(nhs(INVALIDATED)));
+    (rows, former)
+}
+
+fn people() -> Vec<(Patient, Option<NhsNumber>)> {
     let jane = full_record(
         JANE_SMITH,
         "Jane",
@@ -228,13 +242,90 @@ pub fn rows() -> Vec<PatientRow> {
         "jayne.smyth@example.com",
         (2024, 2025),
     );
-    vec![
-        PatientRow::from_patient(&jane, None),
-        PatientRow::from_patient(&jayne, None),
-        PatientRow::from_patient(&restricted(), None),
-        PatientRow::from_patient(&very_restricted(), None),
-        PatientRow::from_patient(&Patient::minimal(nhs(MINIMAL), 2), None),
-        PatientRow::from_patient(&Patient::minimal(nhs(SUPERSEDED), 1), Some(nhs(JANE_SMITH))),
-        PatientRow::invalidated(nhs(INVALIDATED)),
-    ]
+    let mut people = vec![
+        (jane, None),
+        (jayne, None),
+        (restricted(), None),
+        (very_restricted(), None),
+        (Patient::minimal(nhs(MINIMAL), 2), None),
+        (Patient::minimal(nhs(SUPERSEDED), 1), Some(nhs(JANE_SMITH))),
+        (renamed(), None),
+    ];
+    people.extend(youds().into_iter().map(|p| (p, None)));
+    people
+}
+
+/// Four people called YOUDS born on 1970-01-24: a search on family name and
+/// birth date alone finds all four, and `_max-results=1` is too few.
+pub const YOUDS: [&str; 4] = ["9000000084", "9000000092", "9000000106", "9000000114"];
+
+fn youds() -> Vec<Patient> {
+    let people = [
+        ("Ann", Gender::Female, "DN17 4AB"),
+        ("Barry", Gender::Male, "DN17 4AB"),
+        ("Carol", Gender::Female, "LS1 6AE"),
+        ("David", Gender::Male, "M1 1AE"),
+    ];
+    YOUDS
+        .iter()
+        .zip(people)
+        .enumerate()
+        .map(|(i, (number, (given, gender, postcode)))| {
+            let mut p = Patient::minimal(nhs(number), 1);
+            p.gender = Some(gender);
+            p.birth_date = Some(day(1970, 1, 24));
+            p.details.names.push(simple_name(
+                &format!("Y{i}"),
+                NameUse::Usual,
+                given,
+                "YOUDS",
+            ));
+            p.details.addresses.push(Address {
+                id: format!("YA{i}"),
+                address_use: AddressUse::Home,
+                period: None,
+                text: None,
+                lines: vec![format!("{} Station Road", i + 1), "Epworth".into()],
+                postal_code: Some(postcode.into()),
+                keys: vec![],
+            });
+            p
+        })
+        .collect()
+}
+
+fn simple_name(id: &str, name_use: NameUse, given: &str, family: &str) -> Name {
+    Name {
+        id: id.into(),
+        name_use,
+        period: None,
+        given: vec![given.into()],
+        family: Some(family.into()),
+        prefix: vec![],
+        suffix: vec![],
+    }
+}
+
+/// Married and changed her name: found by the old one only with `_history`.
+pub const RENAMED: &str = "9000000122";
+
+fn renamed() -> Patient {
+    let mut p = Patient::minimal(nhs(RENAMED), 3);
+    p.gender = Some(Gender::Female);
+    p.birth_date = Some(day(1980, 5, 5));
+    p.details
+        .names
+        .push(simple_name("N1", NameUse::Usual, "Mary", "Newland"));
+    p.details
+        .names
+        .push(simple_name("N0", NameUse::Maiden, "Mary", "Oldcastle"));
+    p.details.telecoms.push(Telecom {
+        id: "T1".into(),
+        period: None,
+        system: TelecomSystem::Email,
+        value: "mary.newland@example.com".into(),
+        telecom_use: Some(TelecomUse::Home),
+        textphone: false,
+    });
+    p
 }

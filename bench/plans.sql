@@ -1,0 +1,29 @@
+-- The search queries as src/store/search.rs sends them (diesel builds the
+-- same SQL with bind parameters), for EXPLAIN (ANALYZE, BUFFERS) at scale.
+-- bench/plans.sh runs this file and writes bench/plans/<patients>.txt.
+\pset pager off
+\echo == family + birth date (the common GP search)
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
+ WHERE superseded_by IS NULL AND security < 3
+   AND birth_date >= :'birth' AND birth_date <= :'birth' AND family_key = :'family' LIMIT 10001;
+\echo == wildcard family (first three letters) + birth date
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
+ WHERE superseded_by IS NULL AND security < 3
+   AND birth_date >= :'birth' AND birth_date <= :'birth' AND family_key LIKE :'prefix' LIMIT 10001;
+\echo == family + an open birth-date range (birthdate=ge1950-01-01)
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
+ WHERE superseded_by IS NULL AND security < 3
+   AND birth_date >= '1950-01-01' AND family_key = :'family' LIMIT 10001;
+\echo == fuzzy: every candidate born that day, names compared in code
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
+ WHERE superseded_by IS NULL AND security < 3
+   AND birth_date >= :'birth' AND birth_date <= :'birth' LIMIT 10001;
+\echo == history: former family names, then current or former
+EXPLAIN (ANALYZE, BUFFERS) SELECT nhs_number FROM patient_former_names
+ WHERE family_key = :'family' AND birth_date >= :'birth' AND birth_date <= :'birth' LIMIT 10001;
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
+ WHERE superseded_by IS NULL AND security < 3
+   AND birth_date >= :'birth' AND birth_date <= :'birth'
+   AND (family_key = :'family' OR nhs_number = ANY(ARRAY[9990000018, 9990000026]::bigint[])) LIMIT 10001;
+\echo == retrieve by NHS number
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients WHERE nhs_number = 9990000018 LIMIT 1;

@@ -1,0 +1,139 @@
+//! `GET /Patient`: search.
+
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+
+use super::audit::AuditNote;
+use super::{ApiError, FHIR_JSON};
+use crate::auth::caller::{Caller, Mode};
+use crate::domain::patient::Clearance;
+use crate::domain::search::params::{self, SearchError, SearchRequest};
+use crate::domain::search::score::Matcher;
+use crate::fhir;
+use crate::store::db::Db;
+use crate::store::search::{self, CandidateQuery};
+
+/// Default and largest `_max-results` (PDS).
+const MAX_RESULTS: u8 = 50;
+
+/// Most candidate rows one search may examine. A broader search (a short
+/// wildcard over a wide birth-date range) is answered TOO_MANY_MATCHES
+/// rather than tying up a connection.
+const CANDIDATE_CAP: i64 = 10_000;
+
+const BELOW_MINIMUM: &str =
+    "No searches were performed as the search criteria did not meet the minimum requirements";
+const NOT_FUZZY: &str =
+    "A fuzzy search was requested however the data given did not meet the fuzzy search criteria";
+
+impl From<SearchError> for ApiError {
+    fn from(error: SearchError) -> Self {
+        match error {
+            SearchError::NoParameters => ApiError::UnsupportedService,
+            SearchError::AdditionalProperties(names) => ApiError::AdditionalProperties(names),
+            SearchError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
+            SearchError::MissingBirthDate => ApiError::MissingBirthDate,
+            SearchError::BelowMinimum => ApiError::InvalidSearchData(BELOW_MINIMUM.into()),
+            SearchError::Conflicting(reason) => ApiError::InvalidSearchData(reason),
+            SearchError::FuzzyCriteria => ApiError::InvalidSearchData(NOT_FUZZY.into()),
+        }
+    }
+}
+
+/// The most results this caller may receive for this request.
+fn result_limit(caller: &Caller, request: &SearchRequest) -> Result<usize, ApiError> {
+    let limit = caller.grants.search_limit;
+    if limit == 1 && request.max_results.is_some_and(|m| m != 1) {
+        return Err(ApiError::SingleResultOnly {
+            token_kind: caller.mode.token_kind(),
+        });
+    }
+    Ok(request.max_results.unwrap_or(MAX_RESULTS).min(limit) as usize)
+}
+
+pub async fn search(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    caller: web::ReqData<Caller>,
+) -> Result<HttpResponse, ApiError> {
+    if caller.mode == Mode::Patient {
+        return Err(ApiError::PatientForbidden);
+    }
+    let pairs: Vec<(String, String)> =
+        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
+            ApiError::InvalidSearchData("the query string is not valid URL encoding".into())
+        })?;
+    let request = params::parse(&pairs)?;
+    if caller.grants.search_limit == 0 {
+        return Err(ApiError::Forbidden(
+            "Your access token does not allow searching".into(),
+        ));
+    }
+    let limit = result_limit(&caller, &request)?;
+
+    let matcher = Matcher::new(&request);
+    let query_family = if request.fuzzy {
+        None
+    } else {
+        request.family.clone()
+    };
+    let birth = request.birth;
+    let former_names = request.history && !request.fuzzy;
+    let candidates = db
+        .run(move |conn| {
+            search::candidates(
+                conn,
+                &CandidateQuery {
+                    family: query_family.as_ref(),
+                    birth,
+                    former_names,
+                    cap: CANDIDATE_CAP,
+                },
+            )
+        })
+        .await?;
+    if candidates.truncated {
+        return Err(ApiError::TooManyMatches);
+    }
+    // Restricted patients never surface through a location search.
+    let by_location = request.postcode.is_some() || request.general_practitioner.is_some();
+    let mut matches: Vec<(f64, crate::domain::Patient)> = candidates
+        .patients
+        .into_iter()
+        .filter(|p| !(by_location && p.is_restricted()))
+        .filter_map(|p| matcher.score(&p).map(|score| (score, p)))
+        .collect();
+    if matches.len() > limit {
+        return Err(ApiError::TooManyMatches);
+    }
+    matches.sort_by(|a, b| {
+        b.0.total_cmp(&a.0)
+            .then(a.1.nhs_number.cmp(&b.1.nhs_number))
+    });
+
+    let base = base_url(&req);
+    let mut note = AuditNote {
+        action: "search",
+        ..AuditNote::default()
+    };
+    let entries = matches
+        .into_iter()
+        .map(|(score, patient)| {
+            // Search shows restricted records redacted, whoever asks (PDS).
+            let (patient, redacted) = patient.search_view().visible_to(Clearance::None);
+            note.redacted |= redacted;
+            note.nhs_numbers.push(patient.nhs_number.as_i64());
+            let url = format!("{base}/Patient/{}", patient.nhs_number);
+            (url, score, fhir::patient::render(&patient))
+        })
+        .collect();
+    req.extensions_mut().insert(note);
+    Ok(HttpResponse::Ok()
+        .content_type(FHIR_JSON)
+        .json(fhir::bundle::searchset(&chrono::Utc::now(), entries)))
+}
+
+/// The service's own base URL as the client reached it.
+fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}

@@ -1,0 +1,107 @@
+//! Candidate patients for a search, found through the search indexes (see
+//! migrations/…_search). The request's finer criteria and the score are
+//! applied in code (`domain::search::score`).
+
+use diesel::prelude::*;
+
+use super::db::DbError;
+use super::patients::PatientRow;
+use super::schema::{patient_former_names, patients};
+use crate::domain::Patient;
+use crate::domain::search::params::{DateRange, Pattern};
+
+/// `patients.security` below this is a record that may be returned.
+const INVALIDATED: i16 = 3;
+
+/// What to fetch: a family name (when the database can check it) and the
+/// birth-date range every search has.
+pub struct CandidateQuery<'a> {
+    pub family: Option<&'a Pattern>,
+    pub birth: DateRange,
+    /// Also look up former family names (non-fuzzy `_history=true`).
+    pub former_names: bool,
+    /// Most candidates to examine; more means the search is too broad.
+    pub cap: i64,
+}
+
+pub struct Candidates {
+    pub patients: Vec<Patient>,
+    /// More than `cap` rows matched: the search was cut short.
+    pub truncated: bool,
+}
+
+fn sql_pattern(p: &Pattern) -> (bool, String) {
+    match p {
+        Pattern::Exact(text) => (false, text.clone()),
+        Pattern::Wildcard { pattern, .. } => (true, pattern.replace('*', "%")),
+    }
+}
+
+pub fn candidates(conn: &mut PgConnection, q: &CandidateQuery) -> Result<Candidates, DbError> {
+    let mut query = patients::table
+        .select(PatientRow::as_select())
+        .filter(patients::superseded_by.is_null())
+        .filter(patients::security.lt(INVALIDATED))
+        .into_boxed();
+    if let Some(from) = q.birth.from {
+        query = query.filter(patients::birth_date.ge(from));
+    }
+    if let Some(to) = q.birth.to {
+        query = query.filter(patients::birth_date.le(to));
+    }
+    let former = match (q.family, q.former_names) {
+        (Some(family), true) => former_name_matches(conn, family, q)?,
+        _ => Vec::new(),
+    };
+    if let Some(family) = q.family {
+        let (wild, text) = sql_pattern(family);
+        query = match (wild, former.is_empty()) {
+            (false, true) => query.filter(patients::family_key.eq(text)),
+            (true, true) => query.filter(patients::family_key.like(text)),
+            (false, false) => query.filter(
+                patients::family_key
+                    .eq(text)
+                    .or(patients::nhs_number.eq_any(former)),
+            ),
+            (true, false) => query.filter(
+                patients::family_key
+                    .like(text)
+                    .or(patients::nhs_number.eq_any(former)),
+            ),
+        };
+    }
+    let rows: Vec<PatientRow> = query.limit(q.cap + 1).load(conn)?;
+    let truncated = rows.len() as i64 > q.cap;
+    let patients = rows
+        .into_iter()
+        .take(q.cap as usize)
+        .map(PatientRow::into_patient)
+        .collect::<Result<_, _>>()?;
+    Ok(Candidates {
+        patients,
+        truncated,
+    })
+}
+
+fn former_name_matches(
+    conn: &mut PgConnection,
+    family: &Pattern,
+    q: &CandidateQuery,
+) -> Result<Vec<i64>, DbError> {
+    let (wild, text) = sql_pattern(family);
+    let mut query = patient_former_names::table
+        .select(patient_former_names::nhs_number)
+        .into_boxed();
+    query = if wild {
+        query.filter(patient_former_names::family_key.like(text))
+    } else {
+        query.filter(patient_former_names::family_key.eq(text))
+    };
+    if let Some(from) = q.birth.from {
+        query = query.filter(patient_former_names::birth_date.ge(from));
+    }
+    if let Some(to) = q.birth.to {
+        query = query.filter(patient_former_names::birth_date.le(to));
+    }
+    Ok(query.limit(q.cap + 1).load(conn)?)
+}
