@@ -37,6 +37,27 @@ pub enum ApiError {
     },
     #[error("X-Request-ID missing")]
     MissingRequestId,
+    /// 400: a retry's X-Request-ID was used for a different request.
+    #[error("X-Request-ID reused")]
+    RequestIdReused(String),
+    /// 412: an update without `If-Match`.
+    #[error("If-Match missing")]
+    PreconditionFailed,
+    /// 409: `If-Match` names an old version.
+    #[error("version mismatch")]
+    VersionMismatch,
+    /// 400 INVALID_UPDATE: `Invalid update with error - <reason>`.
+    #[error("invalid update: {0}")]
+    InvalidUpdate(String),
+    /// 403 FORBIDDEN_UPDATE (severity information).
+    #[error("forbidden update: {0}")]
+    ForbiddenUpdate(String),
+    /// 400 MISSING_VALUE `Missing value - '<field>'`.
+    #[error("missing value {0}")]
+    MissingValue(String),
+    /// 400 TOO_MANY_VALUES_SUBMITTED.
+    #[error("too many values in {0}")]
+    TooManyValues(String),
     /// 400: query parameters the search does not know.
     #[error("unknown parameters")]
     AdditionalProperties(Vec<String>),
@@ -132,6 +153,55 @@ impl ApiError {
             Self::InvalidMethod { .. } => {
                 spec(S::FORBIDDEN, "error", "forbidden", "INVALID_METHOD", "")
             }
+            Self::RequestIdReused(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_VALUE",
+                "Provided value is invalid",
+            ),
+            Self::PreconditionFailed => spec(
+                S::PRECONDITION_FAILED,
+                "error",
+                "structure",
+                "PRECONDITION_FAILED",
+                "Required condition was not fulfilled",
+            ),
+            Self::VersionMismatch => spec(
+                S::CONFLICT,
+                "error",
+                "conflict",
+                "RESOURCE_VERSION_MISMATCH",
+                "Resource version supplied does not match actual version",
+            ),
+            Self::InvalidUpdate(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "structure",
+                "INVALID_UPDATE",
+                "Update is invalid",
+            ),
+            Self::ForbiddenUpdate(_) => spec(
+                S::FORBIDDEN,
+                "information",
+                "forbidden",
+                "FORBIDDEN_UPDATE",
+                "Update is forbidden",
+            ),
+            Self::MissingValue(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "required",
+                "MISSING_VALUE",
+                "Required value is missing",
+            ),
+            Self::TooManyValues(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "TOO_MANY_VALUES_SUBMITTED",
+                "Too many values submitted",
+            ),
             Self::AdditionalProperties(_) => spec(
                 S::BAD_REQUEST,
                 "error",
@@ -252,6 +322,21 @@ impl ApiError {
     fn diagnostics(&self) -> Option<String> {
         match self {
             Self::Unauthorized(text) | Self::Forbidden(text) => Some(text.clone()),
+            Self::RequestIdReused(id) => Some(format!(
+                "Invalid value - '{id}' in header 'X-Request-ID': it was used within the last 24 hours for a different request; send a new X-Request-ID for a new request (reuse one only to retry the same request)"
+            )),
+            Self::PreconditionFailed => Some(
+                "Invalid request with error - If-Match header must be supplied to update this resource"
+                    .into(),
+            ),
+            Self::InvalidUpdate(reason) => Some(format!("Invalid update with error - {reason}")),
+            Self::ForbiddenUpdate(reason) => {
+                Some(format!("Forbidden update with error - {reason}"))
+            }
+            Self::MissingValue(field) => Some(format!("Missing value - '{field}'")),
+            Self::TooManyValues(field) => {
+                Some(format!("Too many values submitted in field '{field}'"))
+            }
             Self::AdditionalProperties(names) => {
                 let quoted: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
                 let verb = if names.len() == 1 { "was" } else { "were" };

@@ -5,8 +5,10 @@ pub mod error;
 pub mod gate;
 mod headers;
 mod health;
+mod history;
 mod patient;
 mod search;
+mod update;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -42,6 +44,17 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/{id}")
                     .route(web::get().to(patient::retrieve))
+                    .route(web::patch().to(update::update))
+                    .default_service(web::to(unsupported_service)),
+            )
+            .service(
+                web::resource("/{id}/_history")
+                    .route(web::get().to(history::history))
+                    .default_service(web::to(unsupported_service)),
+            )
+            .service(
+                web::resource("/{id}/_history/{vid}")
+                    .route(web::get().to(history::vread))
                     .default_service(web::to(unsupported_service)),
             )
             .default_service(web::to(unsupported_service)),

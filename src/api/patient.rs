@@ -41,6 +41,7 @@ pub async fn retrieve(
         nhs_numbers: vec![patient.nhs_number.as_i64()],
         redacted,
         sensitive_override: restricted && !redacted,
+        ..AuditNote::default()
     });
     Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)

@@ -2,6 +2,7 @@
 
 pub mod codes;
 mod nhs_number;
+pub mod patch;
 pub mod patient;
 pub mod search;
 

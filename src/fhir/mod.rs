@@ -2,6 +2,7 @@
 
 pub mod bundle;
 pub mod outcome;
+pub mod parse;
 pub mod patient;
 pub mod urls;
 

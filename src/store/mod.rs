@@ -10,3 +10,4 @@ pub mod schema;
 pub mod search;
 pub mod seed;
 pub mod testing;
+pub mod updates;

@@ -159,6 +159,23 @@ pub fn retrieve(conn: &mut PgConnection, nhs_number: NhsNumber) -> Result<Retrie
     Ok(Retrieved::Missing)
 }
 
+/// The row for exactly this number, not following a merge.
+pub fn retrieve_exact(
+    conn: &mut PgConnection,
+    nhs_number: NhsNumber,
+) -> Result<Retrieved, DbError> {
+    let row = patients::table
+        .find(nhs_number.as_i64())
+        .select(PatientRow::as_select())
+        .first(conn)
+        .optional()?;
+    Ok(match row {
+        None => Retrieved::Missing,
+        Some(row) if row.security == INVALIDATED => Retrieved::Invalidated,
+        Some(row) => Retrieved::Current(Box::new(row.into_patient()?)),
+    })
+}
+
 pub fn insert(
     conn: &mut PgConnection,
     rows: &[PatientRow],

@@ -62,3 +62,14 @@ diesel::table! {
         other_nhs_numbers -> Nullable<Array<Int8>>,
     }
 }
+
+diesel::table! {
+    idempotency_keys (request_id) {
+        request_id -> Uuid,
+        created_at -> Timestamptz,
+        request_hash -> Bytea,
+        status -> Int2,
+        etag_version -> Nullable<Int4>,
+        body -> Bytea,
+    }
+}

@@ -9,3 +9,4 @@ mod outage;
 mod retrieve;
 mod search;
 mod seed;
+mod update;

@@ -1,0 +1,258 @@
+//! `PATCH /Patient/{id}`: JSON Patch with the PDS rules, optimistic
+//! concurrency through `If-Match`, idempotent retries by `X-Request-ID`.
+//!
+//! Everything from locking the row to remembering the answer happens in one
+//! transaction, with the audit row: a failure anywhere leaves the record,
+//! its version and the history untouched.
+
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use diesel::Connection;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::audit::AuditNote;
+use super::headers::X_REQUEST_ID;
+use super::{ApiError, FHIR_JSON};
+use crate::auth::caller::{Caller, Mode};
+use crate::domain::patch::{self, Editor, Op, PatchError};
+use crate::domain::patient::Clearance;
+use crate::domain::{NhsNumber, Patient};
+use crate::fhir;
+use crate::fhir::parse::ParseError;
+use crate::store::db::{Db, DbError};
+use crate::store::updates::{self, Remembered};
+
+impl From<PatchError> for ApiError {
+    fn from(error: PatchError) -> Self {
+        match error {
+            PatchError::NoPatches => ApiError::InvalidUpdate("No patches found".into()),
+            PatchError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
+            PatchError::Invalid(reason) => ApiError::InvalidUpdate(reason),
+            PatchError::Forbidden(reason) => ApiError::ForbiddenUpdate(reason),
+        }
+    }
+}
+
+impl From<ParseError> for ApiError {
+    fn from(error: ParseError) -> Self {
+        match error {
+            ParseError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
+            ParseError::AdditionalProperty { field } => ApiError::AdditionalProperties(vec![field]),
+            ParseError::MissingValue { field } => ApiError::MissingValue(field),
+            ParseError::TooManyValues { field } => ApiError::TooManyValues(field),
+        }
+    }
+}
+
+/// An error inside the update transaction: either the database's, or the
+/// request's (which rolls the transaction back just the same).
+enum TxError {
+    Db(diesel::result::Error),
+    Api(ApiError),
+}
+
+impl From<diesel::result::Error> for TxError {
+    fn from(e: diesel::result::Error) -> Self {
+        TxError::Db(e)
+    }
+}
+
+impl From<ApiError> for TxError {
+    fn from(e: ApiError) -> Self {
+        TxError::Api(e)
+    }
+}
+
+/// `W/"3"` → 3.
+fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
+    let value = headers
+        .get(header::IF_MATCH)
+        .ok_or(ApiError::PreconditionFailed)?;
+    let text = value.to_str().unwrap_or_default().trim();
+    text.strip_prefix("W/\"")
+        .and_then(|rest| rest.strip_suffix('"'))
+        .and_then(|digits| digits.parse::<i32>().ok())
+        .filter(|v| *v > 0)
+        .ok_or_else(|| ApiError::InvalidValue {
+            field: "If-Match".into(),
+            value: text.to_owned(),
+        })
+}
+
+fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {
+    match caller.mode {
+        Mode::Application | Mode::PrivilegedApplication => Err(ApiError::InvalidMethod {
+            verb: "update",
+            token_kind: caller.mode.token_kind(),
+        }),
+        Mode::Patient if caller.own_nhs_number != Some(nhs_number) => Err(ApiError::PatientForbidden),
+        Mode::Patient => Ok(Editor::Patient),
+        Mode::HealthcareWorker if caller.grants.update => Ok(Editor::HealthcareWorker),
+        Mode::HealthcareWorker => Err(ApiError::Forbidden(
+            "The selected role does not allow updating patient demographics (it needs B0825 Amend Patient Demographics at AAL3)".into(),
+        )),
+    }
+}
+
+/// The answer to one successful update: the body and its version.
+struct Answer {
+    body: Vec<u8>,
+    version: i32,
+    replayed: bool,
+}
+
+pub async fn update(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    caller: web::ReqData<Caller>,
+    id: web::Path<String>,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
+    let editor = editor(&caller, nhs_number)?;
+    let expected = if_match(req.headers())?;
+    let content_type = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !content_type.starts_with("application/json-patch+json")
+        && !content_type.starts_with("application/json")
+    {
+        return Err(ApiError::UnsupportedService);
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::InvalidUpdate(format!("the body is not valid JSON: {e}")))?;
+    let ops = patch::parse_ops(&json)?;
+
+    // The gate has checked X-Request-ID is a UUID.
+    let request_id = req
+        .headers()
+        .get(X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| Uuid::try_parse(v).ok())
+        .ok_or(ApiError::MissingRequestId)?;
+    let hash = Sha256::new()
+        .chain_update(b"PATCH ")
+        .chain_update(req.path().as_bytes())
+        .chain_update(b"\n")
+        .chain_update(&body)
+        .finalize()
+        .to_vec();
+    let clearance = caller.grants.clearance;
+    let audit = crate::api::audit::event_for(&req, &caller, "update", nhs_number);
+
+    let answer = db
+        .run(move |conn| {
+            let outcome = conn.transaction::<Answer, TxError, _>(|conn| {
+                let row = updates::lock(conn, nhs_number)?.ok_or(ApiError::NotFound)?;
+                if let Some(previous) = updates::remembered(conn, request_id)? {
+                    if previous.request_hash != hash {
+                        return Err(ApiError::RequestIdReused(request_id.to_string()).into());
+                    }
+                    return Ok(Answer {
+                        body: previous.body,
+                        version: previous.etag_version.unwrap_or(row.version),
+                        replayed: true,
+                    });
+                }
+                if row.security == 3 {
+                    return Err(ApiError::Invalidated.into());
+                }
+                if row.superseded_by.is_some() {
+                    return Err(ApiError::ForbiddenUpdate(
+                        "Update Failed - NHS No. supplied has been superseded in a merge".into(),
+                    )
+                    .into());
+                }
+                if row.version != expected {
+                    return Err(ApiError::VersionMismatch.into());
+                }
+                let before = row.clone().into_patient().map_err(ApiError::from)?;
+                if before.is_restricted() && editor == Editor::HealthcareWorker && clearance != Clearance::All {
+                    return Err(ApiError::ForbiddenUpdate(
+                        "updating a sensitive patient is only permitted with access to sensitive records (B1611)".into(),
+                    )
+                    .into());
+                }
+                let after = apply(&before, &ops, editor)?;
+                updates::write(conn, &row, &after)?;
+                let (shown, _) = after.clone().visible_to(if editor == Editor::Patient { Clearance::All } else { clearance });
+                let body = serde_json::to_vec(&fhir::patient::render(&shown)).map_err(|e| ApiError::Internal(e.to_string()))?;
+                let version = after.version as i32;
+                crate::store::audit::insert_now(conn, &audit)?;
+                updates::remember(
+                    conn,
+                    request_id,
+                    &Remembered {
+                        request_hash: hash,
+                        status: 200,
+                        etag_version: Some(version),
+                        body: body.clone(),
+                    },
+                )?;
+                Ok(Answer { body, version, replayed: false })
+            });
+            match outcome {
+                Ok(answer) => Ok(Ok(answer)),
+                Err(TxError::Api(e)) => Ok(Err(e)),
+                Err(TxError::Db(e)) => Err(DbError::from(e)),
+            }
+        })
+        .await??;
+    // The audit row of a success is already committed with the change.
+    req.extensions_mut().insert(AuditNote {
+        action: "update",
+        nhs_numbers: vec![nhs_number.as_i64()],
+        already_recorded: !answer.replayed,
+        ..AuditNote::default()
+    });
+    Ok(HttpResponse::Ok()
+        .content_type(FHIR_JSON)
+        .insert_header((header::ETAG, format!("W/\"{}\"", answer.version)))
+        .body(answer.body))
+}
+
+/// Renders, patches, parses back and checks the business rules.
+fn apply(before: &Patient, ops: &[Op], editor: Editor) -> Result<Patient, ApiError> {
+    let current = fhir::patient::render(before);
+    let mut ids = new_ids(before);
+    let patched = patch::apply(&current, ops, &mut ids)?;
+    let touched = patch::touched(&current, ops);
+    let mut after =
+        fhir::parse::patient(&patched, before.nhs_number, before.version, before.security)?;
+    after.version = before.version + 1;
+    // Read-only elements come from the store, not from what was sent (the
+    // renderer shows confidential removal reasons as ORR, for instance).
+    after.details.removal = before.details.removal.clone();
+    after.details.verification = before.details.verification;
+    patch::check(
+        before,
+        &after,
+        editor,
+        &touched,
+        chrono::Utc::now().date_naive(),
+    )?;
+    Ok(after)
+}
+
+/// Server-assigned ids for appended list items: 8 hex digits, not already
+/// used in the record.
+fn new_ids(patient: &Patient) -> impl FnMut() -> String + use<> {
+    let d = &patient.details;
+    let mut used: std::collections::HashSet<String> = d
+        .names
+        .iter()
+        .map(|n| n.id.clone())
+        .chain(d.addresses.iter().map(|a| a.id.clone()))
+        .chain(d.telecoms.iter().map(|t| t.id.clone()))
+        .chain(d.contacts.iter().map(|c| c.id.clone()))
+        .collect();
+    move || loop {
+        let candidate = format!("{:08X}", rand::random::<u32>());
+        if used.insert(candidate.clone()) {
+            return candidate;
+        }
+    }
+}

@@ -1,0 +1,203 @@
+//! The write side of PATCH: lock the current row, keep the old version,
+//! store the new one, remember the answer for retries. The caller runs all of
+//! it in one transaction with the audit row.
+
+use chrono::{Duration, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::patients::{FormerNameRow, PatientRow};
+use super::schema::{idempotency_keys, patient_former_names, patient_versions, patients};
+use crate::domain::{NhsNumber, Patient};
+
+/// How long an answer is replayed for a retried request id.
+pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
+
+/// `SELECT … FOR UPDATE`: concurrent updates of one patient queue here, so
+/// the second sees the first's new version and gets a 409.
+pub fn lock(conn: &mut PgConnection, nhs_number: NhsNumber) -> QueryResult<Option<PatientRow>> {
+    patients::table
+        .find(nhs_number.as_i64())
+        .select(PatientRow::as_select())
+        .for_update()
+        .first(conn)
+        .optional()
+}
+
+#[derive(Insertable)]
+#[diesel(table_name = patient_versions)]
+struct VersionRow<'a> {
+    nhs_number: i64,
+    version: i32,
+    superseded_by: Option<i64>,
+    deceased_at: Option<chrono::DateTime<Utc>>,
+    birth_date: Option<chrono::NaiveDate>,
+    security: i16,
+    gender: Option<i16>,
+    details: &'a [u8],
+}
+
+/// Moves `old` to the history table and writes `new` (version + 1) in its
+/// place; the `version` guard makes a lost update impossible even without
+/// the row lock.
+pub fn write(conn: &mut PgConnection, old: &PatientRow, new: &Patient) -> QueryResult<()> {
+    diesel::insert_into(patient_versions::table)
+        .values(VersionRow {
+            nhs_number: old.nhs_number,
+            version: old.version,
+            superseded_by: old.superseded_by,
+            deceased_at: old.deceased_at,
+            birth_date: old.birth_date,
+            security: old.security,
+            gender: old.gender,
+            details: &old.details,
+        })
+        .execute(conn)?;
+    let row = PatientRow::from_patient(new, None);
+    let updated = diesel::update(patients::table)
+        .filter(patients::nhs_number.eq(old.nhs_number))
+        .filter(patients::version.eq(old.version))
+        .set((
+            patients::version.eq(row.version),
+            patients::deceased_at.eq(row.deceased_at),
+            patients::birth_date.eq(row.birth_date),
+            patients::gender.eq(row.gender),
+            patients::details.eq(&row.details),
+            patients::family_key.eq(&row.family_key),
+        ))
+        .execute(conn)?;
+    if updated != 1 {
+        return Err(diesel::result::Error::RollbackTransaction);
+    }
+    diesel::delete(
+        patient_former_names::table.filter(patient_former_names::nhs_number.eq(old.nhs_number)),
+    )
+    .execute(conn)?;
+    diesel::insert_into(patient_former_names::table)
+        .values(FormerNameRow::of(new))
+        .execute(conn)?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Queryable)]
+pub struct Remembered {
+    pub request_hash: Vec<u8>,
+    pub status: i16,
+    pub etag_version: Option<i32>,
+    pub body: Vec<u8>,
+}
+
+/// The answer already given to `request_id` within the window, if any.
+pub fn remembered(conn: &mut PgConnection, request_id: Uuid) -> QueryResult<Option<Remembered>> {
+    idempotency_keys::table
+        .find(request_id)
+        .filter(
+            idempotency_keys::created_at.gt(Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)),
+        )
+        .select((
+            idempotency_keys::request_hash,
+            idempotency_keys::status,
+            idempotency_keys::etag_version,
+            idempotency_keys::body,
+        ))
+        .first(conn)
+        .optional()
+}
+
+/// Keeps the answer; an expired row for the same id is replaced.
+pub fn remember(conn: &mut PgConnection, request_id: Uuid, answer: &Remembered) -> QueryResult<()> {
+    let values = (
+        idempotency_keys::request_id.eq(request_id),
+        idempotency_keys::created_at.eq(Utc::now()),
+        idempotency_keys::request_hash.eq(&answer.request_hash),
+        idempotency_keys::status.eq(answer.status),
+        idempotency_keys::etag_version.eq(answer.etag_version),
+        idempotency_keys::body.eq(&answer.body),
+    );
+    diesel::insert_into(idempotency_keys::table)
+        .values(values)
+        .on_conflict(idempotency_keys::request_id)
+        .do_update()
+        .set(values)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes answers older than the window (run now and then by any instance).
+pub fn expire(conn: &mut PgConnection) -> QueryResult<usize> {
+    diesel::delete(idempotency_keys::table.filter(
+        idempotency_keys::created_at.lt(Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)),
+    ))
+    .execute(conn)
+}
+
+/// Version `version` of a patient from the history table.
+pub fn version(
+    conn: &mut PgConnection,
+    nhs_number: NhsNumber,
+    version: i32,
+) -> QueryResult<Option<PatientRow>> {
+    patient_versions::table
+        .find((nhs_number.as_i64(), version))
+        .select((
+            patient_versions::nhs_number,
+            patient_versions::superseded_by,
+            patient_versions::deceased_at,
+            patient_versions::version,
+            patient_versions::birth_date,
+            patient_versions::security,
+            patient_versions::gender,
+            patient_versions::details,
+        ))
+        .first::<(
+            i64,
+            Option<i64>,
+            Option<chrono::DateTime<Utc>>,
+            i32,
+            Option<chrono::NaiveDate>,
+            i16,
+            Option<i16>,
+            Vec<u8>,
+        )>(conn)
+        .optional()
+        .map(|row| {
+            row.map(
+                |(
+                    nhs_number,
+                    superseded_by,
+                    deceased_at,
+                    version,
+                    birth_date,
+                    security,
+                    gender,
+                    details,
+                )| PatientRow {
+                    nhs_number,
+                    superseded_by,
+                    deceased_at,
+                    version,
+                    birth_date,
+                    security,
+                    gender,
+                    details,
+                    family_key: None,
+                },
+            )
+        })
+}
+
+/// Earlier versions, newest first, for the history bundle.
+pub fn versions(
+    conn: &mut PgConnection,
+    nhs_number: NhsNumber,
+    below: i32,
+    limit: i64,
+) -> QueryResult<Vec<i32>> {
+    patient_versions::table
+        .filter(patient_versions::nhs_number.eq(nhs_number.as_i64()))
+        .filter(patient_versions::version.lt(below))
+        .order(patient_versions::version.desc())
+        .limit(limit)
+        .select(patient_versions::version)
+        .load(conn)
+}

@@ -1,0 +1,457 @@
+//! `PATCH /Patient/{id}` and the version history.
+
+use crate::helpers::{TestApp, patient_token, spine_code, token};
+use pds::auth::personas::Persona;
+use reqwest::Method;
+use serde_json::{Value, json};
+
+async fn patch(
+    app: &TestApp,
+    path: &str,
+    if_match: Option<&str>,
+    body: &Value,
+    t: &str,
+    request_id: &str,
+) -> (u16, Option<String>, Value) {
+    let mut r = app
+        .client
+        .request(Method::PATCH, app.url(path))
+        .bearer_auth(t)
+        .header("X-Request-ID", request_id)
+        .header("Content-Type", "application/json-patch+json")
+        .body(body.to_string());
+    if let Some(m) = if_match {
+        r = r.header("If-Match", m);
+    }
+    let response = r.send().await.unwrap();
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned());
+    (status, etag, response.json().await.unwrap_or(Value::Null))
+}
+
+fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+fn gender(value: &str) -> Value {
+    json!({"patches": [{"op": "replace", "path": "/gender", "value": value}]})
+}
+
+async fn version_of(app: &TestApp, path: &str) -> String {
+    let response = app.get(path).await;
+    response.headers()["etag"].to_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_patch_returns_the_whole_record_with_the_next_version() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let (status, etag, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag.as_deref(), Some("W/\"3\""));
+    assert_eq!(body["gender"], "male");
+    assert_eq!(body["meta"]["versionId"], "3");
+    assert_eq!(body["name"][0]["family"], "Smith");
+    assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"3\"");
+    // The earlier version is kept.
+    let old = app.get("/Patient/9000000009/_history/2").await;
+    assert_eq!(old.status(), 200);
+    let old: Value = old.json().await.unwrap();
+    assert_eq!(old["gender"], "female");
+    let bundle: Value = app
+        .get("/Patient/9000000009/_history")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(bundle["type"], "history");
+    let versions: Vec<&str> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["meta"]["versionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(versions[..2], ["3", "2"]);
+}
+
+#[tokio::test]
+async fn a_bare_rfc6902_array_is_accepted_too() {
+    let app = TestApp::spawn().await;
+    let body = json!([{"op": "replace", "path": "/gender", "value": "male"}]);
+    let (status, _, _) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &body,
+        &token(Persona::Clinician),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn if_match_is_required_and_must_be_current() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        None,
+        &gender("male"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 412);
+    assert_eq!(spine_code(&body), "PRECONDITION_FAILED");
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"1\""),
+        &gender("male"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 409);
+    assert_eq!(spine_code(&body), "RESOURCE_VERSION_MISMATCH");
+    assert!(body["issue"][0].get("diagnostics").is_none());
+    assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"2\"");
+}
+
+#[tokio::test]
+async fn malformed_requests_are_refused_with_the_pds_codes() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let wrong_type = app
+        .client
+        .request(Method::PATCH, app.url("/Patient/9000000009"))
+        .bearer_auth(&clin)
+        .header("X-Request-ID", rid())
+        .header("If-Match", "W/\"2\"")
+        .header("Content-Type", "application/bananas")
+        .body(gender("male").to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong_type.status(), 400);
+    let body: Value = wrong_type.json().await.unwrap();
+    assert_eq!(spine_code(&body), "UNSUPPORTED_SERVICE");
+
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &json!({"patches": []}),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(spine_code(&body), "INVALID_UPDATE");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - No patches found"
+    );
+
+    let bad_op = json!({"patches": [{"op": "move", "path": "/gender", "from": "/x"}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &bad_op,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(spine_code(&body), "INVALID_VALUE");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid value - 'move' in field '0/op'"
+    );
+
+    let no_id = json!({"patches": [{"op": "replace", "path": "/address/0/postalCode", "value": "LS1 1AA"}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &no_id,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - no id or url found for path with root /address/0"
+    );
+}
+
+#[tokio::test]
+async fn business_rules_refuse_and_leave_the_record_untouched() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let remove_gender = json!({"patches": [{"op": "remove", "path": "/gender"}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &remove_gender,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(spine_code(&body), "FORBIDDEN_UPDATE");
+    assert_eq!(body["issue"][0]["severity"], "information");
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("other"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    let after: Value = app.get("/Patient/9000000009").await.json().await.unwrap();
+    assert_eq!(after["meta"]["versionId"], "2");
+    assert_eq!(after["gender"], "female");
+}
+
+#[tokio::test]
+async fn applications_clerks_and_other_patients_may_not_update() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &token(Persona::App),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(spine_code(&body), "INVALID_METHOD");
+    assert_eq!(
+        body["issue"][0]["details"]["coding"][0]["display"],
+        "Cannot update resource with application-restricted access token"
+    );
+    let (status, _, _) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &token(Persona::Clerk),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &patient_token("9000000017"),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(spine_code(&body), "ACCESS_DENIED");
+}
+
+#[tokio::test]
+async fn a_patient_may_change_only_the_fields_patients_may_change() {
+    let app = TestApp::spawn().await;
+    let me = patient_token("9000000017");
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000017",
+        Some("W/\"2\""),
+        &gender("male"),
+        &me,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - This user does not have permission to update the fields in the patches provided."
+    );
+    let mobile = json!({"patches": [{"op": "add", "path": "/telecom/-", "value": {"system": "phone", "value": "07700900123", "use": "mobile"}}]});
+    let (status, etag, body) = patch(
+        &app,
+        "/Patient/9000000017",
+        Some("W/\"2\""),
+        &mobile,
+        &me,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag.as_deref(), Some("W/\"3\""));
+    let added = body["telecom"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["value"] == "07700900123")
+        .unwrap();
+    assert!(
+        added["id"].as_str().is_some_and(|id| !id.is_empty()),
+        "server assigns an id"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_patches_with_the_same_version_let_exactly_one_through() {
+    let app = TestApp::spawn_with({
+        let mut s = crate::helpers::settings();
+        s.pool_size = 4;
+        s.db_wait = std::time::Duration::from_secs(20);
+        s
+    })
+    .await;
+    let clin = token(Persona::Clinician);
+    let mut tasks = Vec::new();
+    for i in 0..50 {
+        let client = app.client.clone();
+        let url = app.url("/Patient/9000000009");
+        let t = clin.clone();
+        let value = if i % 2 == 0 { "male" } else { "unknown" };
+        tasks.push(tokio::spawn(async move {
+            client
+                .request(Method::PATCH, url)
+                .bearer_auth(t)
+                .header("X-Request-ID", rid())
+                .header("If-Match", "W/\"2\"")
+                .header("Content-Type", "application/json-patch+json")
+                .body(gender(value).to_string())
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }));
+    }
+    let mut statuses = Vec::new();
+    for t in tasks {
+        statuses.push(t.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        49,
+        "{statuses:?}"
+    );
+    assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"3\"");
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_request_id_replays_and_applies_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let id = rid();
+    let (s1, e1, b1) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &clin,
+        &id,
+    )
+    .await;
+    let (s2, e2, b2) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &clin,
+        &id,
+    )
+    .await;
+    assert_eq!((s1, s2), (200, 200));
+    assert_eq!(e1, e2);
+    assert_eq!(b1, b2);
+    assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"3\"");
+
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"3\""),
+        &gender("unknown"),
+        &clin,
+        &id,
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert!(
+        body["issue"][0]["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("different request"),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn updates_are_audited_in_the_same_transaction() {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let app = TestApp::spawn().await;
+    let (status, _, _) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &token(Persona::Clinician),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // No flush: the row was committed with the change.
+    let mut conn = app.database.as_ref().unwrap().connect();
+    let rows: Vec<Row> = diesel::sql_query(
+        "SELECT count(*) AS n FROM audit_trail WHERE action = 'update' AND status = 200 AND nhs_number = 9000000009 AND level = 'demographics_update'",
+    )
+    .load(&mut conn)
+    .unwrap();
+    assert_eq!(rows[0].n, 1);
+}
+
+#[tokio::test]
+async fn vread_of_an_unknown_version_is_not_found() {
+    let app = TestApp::spawn().await;
+    assert_eq!(
+        app.get("/Patient/9000000009/_history/9").await.status(),
+        404
+    );
+    assert_eq!(
+        app.get("/Patient/9000000009/_history/x").await.status(),
+        400
+    );
+    assert_eq!(
+        app.get("/Patient/9000000009/_history/2").await.status(),
+        200
+    );
+}
