@@ -1,12 +1,14 @@
 //! HTTP: routes, handlers and header rules.
 
 mod audit;
+mod create;
 pub mod error;
 pub mod gate;
 mod headers;
 mod health;
 mod history;
 mod patient;
+mod related;
 mod search;
 mod update;
 
@@ -39,12 +41,18 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("")
                     .route(web::get().to(search::search))
+                    .route(web::post().to(create::create))
                     .default_service(web::to(unsupported_service)),
             )
             .service(
                 web::resource("/{id}")
                     .route(web::get().to(patient::retrieve))
                     .route(web::patch().to(update::update))
+                    .default_service(web::to(unsupported_service)),
+            )
+            .service(
+                web::resource("/{id}/RelatedPerson")
+                    .route(web::get().to(related::related))
                     .default_service(web::to(unsupported_service)),
             )
             .service(
