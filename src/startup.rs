@@ -172,7 +172,9 @@ impl Application {
     /// Serves until SIGTERM/SIGINT (actix finishes in-flight requests), then
     /// writes out the audit events still queued.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let janitor = tokio::spawn(expire_idempotency_keys(self.db.clone()));
         let result = self.server.await;
+        janitor.abort();
         let auditor = self.auditor.clone();
         let flushed =
             actix_web::web::block(move || auditor.shutdown(std::time::Duration::from_secs(10)))
@@ -182,6 +184,23 @@ impl Application {
             tracing::error!("audit events could not all be written before shutdown");
         }
         result
+    }
+}
+
+/// Deletes replayable answers older than their 24-hour window, every ten
+/// minutes. Each instance does it; deleting twice is harmless.
+async fn expire_idempotency_keys(db: Db) {
+    let mut every = tokio::time::interval(std::time::Duration::from_secs(600));
+    loop {
+        every.tick().await;
+        match db
+            .run(|conn| Ok(crate::store::updates::expire(conn)?))
+            .await
+        {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(expired = n, "expired idempotency keys"),
+            Err(e) => tracing::warn!(error = %e, "could not expire idempotency keys"),
+        }
     }
 }
 

@@ -1,13 +1,14 @@
 //! `GET /Patient/{id}/_history/{vid}` (vread) and `GET /Patient/{id}/_history`.
 
-use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
 use super::audit::AuditNote;
+use super::base_url;
+use super::patient::{may_read, respond};
 use super::{ApiError, FHIR_JSON};
-use crate::auth::caller::{Caller, Mode};
+use crate::auth::caller::Caller;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::store::db::{Db, DbError};
@@ -17,18 +18,6 @@ use crate::store::updates;
 /// Default and largest page of the history bundle.
 const PAGE: i64 = 10;
 const MAX_PAGE: i64 = 50;
-
-fn allowed(caller: &Caller, nhs_number: NhsNumber) -> Result<(), ApiError> {
-    if caller.mode == Mode::Patient && caller.own_nhs_number != Some(nhs_number) {
-        return Err(ApiError::PatientForbidden);
-    }
-    if !caller.grants.retrieve {
-        return Err(ApiError::Forbidden(
-            "Your access token does not allow reading patient records".into(),
-        ));
-    }
-    Ok(())
-}
 
 /// The current record (never following a merge: history is per number).
 fn current(
@@ -50,7 +39,7 @@ pub async fn vread(
 ) -> Result<HttpResponse, ApiError> {
     let (id, vid) = path.into_inner();
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
-    allowed(&caller, nhs_number)?;
+    may_read(&caller, nhs_number)?;
     let version: i32 =
         vid.parse()
             .ok()
@@ -74,19 +63,7 @@ pub async fn vread(
             }
         })
         .await??;
-    let restricted = found.is_restricted();
-    let (patient, redacted) = found.visible_to(caller.grants.clearance);
-    req.extensions_mut().insert(AuditNote {
-        action: "history",
-        nhs_numbers: vec![nhs_number.as_i64()],
-        redacted,
-        sensitive_override: restricted && !redacted,
-        ..AuditNote::default()
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(FHIR_JSON)
-        .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))
-        .json(fhir::patient::render(&patient)))
+    Ok(respond(&req, found, &caller, "history"))
 }
 
 #[derive(Deserialize)]
@@ -120,7 +97,7 @@ pub async fn history(
     paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
-    allowed(&caller, nhs_number)?;
+    may_read(&caller, nhs_number)?;
     let count = number("_count", &paging.count, PAGE, MAX_PAGE)?;
     let before = number(
         "_before",
@@ -154,11 +131,7 @@ pub async fn history(
         })
         .await??;
     let more = versions.len() as i64 > count;
-    let base = format!(
-        "{}://{}",
-        req.connection_info().scheme(),
-        req.connection_info().host()
-    );
+    let base = base_url(&req);
     let mut note = AuditNote {
         action: "history",
         nhs_numbers: vec![nhs_number.as_i64()],

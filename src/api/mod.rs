@@ -69,6 +69,12 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     );
 }
 
+/// The service's own base URL as the client reached it, for `fullUrl`s.
+pub fn base_url(req: &HttpRequest) -> String {
+    let info = req.connection_info();
+    format!("{}://{}", info.scheme(), info.host())
+}
+
 pub async fn unsupported_service() -> Result<HttpResponse, ApiError> {
     Err(ApiError::UnsupportedService)
 }

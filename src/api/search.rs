@@ -3,6 +3,7 @@
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
 use super::audit::AuditNote;
+use super::base_url;
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::patient::Clearance;
@@ -130,10 +131,4 @@ pub async fn search(
     Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .json(fhir::bundle::searchset(&chrono::Utc::now(), entries)))
-}
-
-/// The service's own base URL as the client reached it.
-fn base_url(req: &HttpRequest) -> String {
-    let info = req.connection_info();
-    format!("{}://{}", info.scheme(), info.host())
 }

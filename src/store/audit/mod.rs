@@ -46,13 +46,9 @@
 
 use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
-use diesel::deserialize::{self, FromSql, FromSqlRow};
-use diesel::expression::AsExpression;
-use diesel::pg::{Pg, PgValue};
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::serialize::{self, IsNull, Output, ToSql};
 use std::collections::VecDeque;
-use std::io::Write;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
@@ -420,32 +416,14 @@ pub fn accesses(
 // ---------------------------------------------------------------------------
 // Rows
 
-/// A `uuid` column value (diesel's `uuid` feature is not enabled here).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, AsExpression, FromSqlRow)]
-#[diesel(sql_type = diesel::sql_types::Uuid)]
-struct PgUuid([u8; 16]);
-
-impl ToSql<diesel::sql_types::Uuid, Pg> for PgUuid {
-    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
-        out.write_all(&self.0)?;
-        Ok(IsNull::No)
-    }
-}
-
-impl FromSql<diesel::sql_types::Uuid, Pg> for PgUuid {
-    fn from_sql(value: PgValue<'_>) -> deserialize::Result<Self> {
-        Ok(Self(value.as_bytes().try_into()?))
-    }
-}
-
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
 #[diesel(table_name = audit_events, check_for_backend(Pg))]
 #[diesel(treat_none_as_default_value = false)]
 struct Row {
     at: DateTime<Utc>,
     nhs_number: Option<i64>,
-    request_id: Option<PgUuid>,
-    correlation_id: Option<PgUuid>,
+    request_id: Option<uuid::Uuid>,
+    correlation_id: Option<uuid::Uuid>,
     status: i16,
     access_mode: Option<i16>,
     action: Option<i16>,
@@ -505,10 +483,8 @@ impl Row {
                 .map(|(_, n)| (*n).to_owned())
                 .or(text)
         };
-        let uuid = |value: Option<PgUuid>, text: Option<String>| {
-            value
-                .map(|u| uuid::Uuid::from_bytes(u.0).hyphenated().to_string())
-                .or(text)
+        let uuid = |value: Option<uuid::Uuid>, text: Option<String>| {
+            value.map(|u| u.hyphenated().to_string()).or(text)
         };
         let mut nhs_numbers: Vec<i64> = self.nhs_number.into_iter().collect();
         nhs_numbers.extend(self.other_nhs_numbers.unwrap_or_default());
@@ -535,14 +511,12 @@ impl Row {
 
 /// A canonical (lower-case, hyphenated) UUID goes in the 16-byte column;
 /// anything else is kept verbatim as text, so it reads back unchanged.
-fn split_uuid(value: Option<String>) -> (Option<PgUuid>, Option<String>) {
+fn split_uuid(value: Option<String>) -> (Option<uuid::Uuid>, Option<String>) {
     let Some(value) = value else {
         return (None, None);
     };
     match uuid::Uuid::try_parse(&value) {
-        Ok(u) if value.len() == 36 && u.hyphenated().to_string() == value => {
-            (Some(PgUuid(u.into_bytes())), None)
-        }
+        Ok(u) if value.len() == 36 && u.hyphenated().to_string() == value => (Some(u), None),
         _ => (None, Some(clean(value))),
     }
 }
