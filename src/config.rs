@@ -127,3 +127,18 @@ impl Settings {
         })
     }
 }
+
+/// `ALLOCATION_RANGE`: the NHS numbers `POST /Patient` allocates, as
+/// `<first>-<last>` (ten digits each, inclusive). Default
+/// `9000001000-9099999999`, a block neither the sandbox patients
+/// (`90000000xx`) nor the synthetic population (`999…`, then from
+/// `9100000000`) uses. The counter is kept in the database
+/// (`nhs_number_allocation`), so every instance must be given the same range;
+/// numbers already in the store are skipped, and none is ever reissued.
+pub fn allocation_range() -> anyhow::Result<crate::store::allocate::AllocationRange> {
+    match var("ALLOCATION_RANGE") {
+        None => Ok(crate::store::allocate::DEFAULT_RANGE),
+        Some(text) => crate::store::allocate::AllocationRange::parse(&text)
+            .map_err(|e| anyhow::anyhow!("invalid ALLOCATION_RANGE: {e}")),
+    }
+}

@@ -79,6 +79,7 @@ fn attempted(request: &HttpRequest) -> AuditNote {
     let action = match request.method().as_str() {
         "GET" if path.trim_end_matches('/') == "/Patient" => "search",
         "GET" if path.contains("/_history") => "history",
+        "GET" if path.ends_with("/RelatedPerson") => "related",
         "GET" => "retrieve",
         "PATCH" => "update",
         "POST" => "create",

@@ -88,6 +88,29 @@ pub enum ApiError {
     UnsupportedRequest(String),
     #[error("unsupported service")]
     UnsupportedService,
+    /// 400 INVALID_CREATE: `Invalid patient create data provided - '<reason>'`.
+    #[error("invalid create: {0}")]
+    InvalidCreate(String),
+    /// 200 (sic): a create whose demographics match one patient (the number).
+    #[error("single match")]
+    SingleMatch(String),
+    /// 200 SINGLE_MATCH (sic) without the number: the one match is a
+    /// restricted record the caller may not see in full.
+    #[error("single match, number withheld")]
+    SingleMatchWithheld,
+    /// 200 (sic): a create whose demographics match several patients.
+    #[error("multiple matches")]
+    MultipleMatches,
+    /// 400 TOO_MANY_VALUES_SUBMITTED with the values, as PDS shows them
+    /// (`['One', 'Two', …]`).
+    #[error("too many values in {field}")]
+    TooManyItems { field: String, values: String },
+    /// 400 TOO_FEW_VALUES_SUBMITTED with the values (`[]`).
+    #[error("too few values in {field}")]
+    TooFewItems { field: String, values: String },
+    /// 503: the NHS number allocation range (shown) is used up.
+    #[error("allocation range {0} exhausted")]
+    AllocationExhausted(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -289,6 +312,48 @@ impl ApiError {
                 "UNSUPPORTED_SERVICE",
                 "Unsupported Service",
             ),
+            Self::InvalidCreate(_) => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_CREATE",
+                "Patient create data is invalid",
+            ),
+            Self::SingleMatch(_) | Self::SingleMatchWithheld => spec(
+                S::OK,
+                "error",
+                "value",
+                "SINGLE_MATCH",
+                "Single match found",
+            ),
+            Self::MultipleMatches => spec(
+                S::OK,
+                "error",
+                "value",
+                "MULTIPLE_MATCHES",
+                "Multiple matches found",
+            ),
+            Self::TooManyItems { .. } => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "TOO_MANY_VALUES_SUBMITTED",
+                "Too many values submitted",
+            ),
+            Self::TooFewItems { .. } => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "TOO_FEW_VALUES_SUBMITTED",
+                "Too few values submitted",
+            ),
+            Self::AllocationExhausted(_) => spec(
+                S::SERVICE_UNAVAILABLE,
+                "error",
+                "exception",
+                "SERVICE_UNAVAILABLE",
+                "Service unavailable",
+            ),
             Self::Unavailable(_) => spec(
                 S::SERVICE_UNAVAILABLE,
                 "error",
@@ -375,6 +440,31 @@ impl ApiError {
                 Some(format!("Invalid value - '{value}' in header 'X-Request-ID'"))
             }
             Self::UnsupportedRequest(path) => Some(format!("Unsupported path - '{path}'")),
+            Self::InvalidCreate(reason) => Some(format!(
+                "Invalid patient create data provided - '{reason}'"
+            )),
+            Self::SingleMatch(nhs_number) => Some(format!(
+                "Unable to create new patient. NHS number {nhs_number} found for supplied demographic data."
+            )),
+            Self::SingleMatchWithheld => Some(
+                "Unable to create new patient. A restricted record was found for supplied demographic data; its NHS number cannot be shown with this access."
+                    .into(),
+            ),
+            Self::MultipleMatches => Some(
+                "Unable to create new patient. Multiple matches found for supplied demographic data."
+                    .into(),
+            ),
+            Self::TooManyItems { field, values } => Some(format!(
+                "Too many values submitted - {values} in field '{field}'"
+            )),
+            Self::TooFewItems { field, values } => Some(format!(
+                "Too few values submitted - {values} in field '{field}'"
+            )),
+            Self::AllocationExhausted(range) => Some(format!(
+                "No NHS number is left to allocate: the allocation range {range} is used up, \
+                 so no patient was created. The service operator must configure a new range \
+                 (ALLOCATION_RANGE)."
+            )),
             Self::Unavailable(_) => Some(format!(
                 "The service is temporarily unable to process this request. Using the same \
                  'X-Request-ID' header, retry your request after the time specified by the \

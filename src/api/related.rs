@@ -1,9 +1,120 @@
-//! `GET /Patient/{id}/RelatedPerson`.
+//! `GET /Patient/{id}/RelatedPerson`: a patient's related people.
 
-use actix_web::HttpResponse;
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use super::ApiError;
+use super::audit::AuditNote;
+use super::base_url;
+use super::{ApiError, FHIR_JSON};
+use crate::auth::caller::{Caller, Mode};
+use crate::domain::NhsNumber;
+use crate::domain::patient::Clearance;
+use crate::domain::related::RelatedPerson;
+use crate::fhir;
+use crate::store::db::Db;
+use crate::store::patients::{self, Retrieved};
+use crate::store::related;
 
-pub async fn related() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::UnsupportedService)
+/// What the store found for a request.
+struct Found {
+    /// The patient asked for, or the record it was merged into.
+    nhs_number: NhsNumber,
+    /// The patient is restricted and the caller may not see who is
+    /// related to them: no related people were read.
+    hidden: bool,
+    restricted: bool,
+    /// Each related person, and whether they lost their location because
+    /// their patient reference names a restricted patient.
+    people: Vec<(RelatedPerson, bool)>,
+}
+
+/// Patients only their own related people; others with the related grant.
+fn may_read_related(caller: &Caller, nhs_number: NhsNumber) -> Result<(), ApiError> {
+    if caller.mode == Mode::Patient && caller.own_nhs_number != Some(nhs_number) {
+        return Err(ApiError::PatientForbidden);
+    }
+    if !caller.grants.related {
+        return Err(ApiError::Forbidden(
+            "Your access token does not allow reading related people".into(),
+        ));
+    }
+    Ok(())
+}
+
+pub async fn related(
+    req: HttpRequest,
+    db: web::Data<Db>,
+    caller: web::ReqData<Caller>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let nhs_number = NhsNumber::parse(&id);
+    // Noted before any check, so a refusal below is audited as this action.
+    req.extensions_mut().insert(AuditNote {
+        action: "related",
+        nhs_numbers: nhs_number.iter().map(|n| n.as_i64()).collect(),
+        ..AuditNote::default()
+    });
+    let nhs_number = nhs_number.map_err(|_| ApiError::InvalidResourceId)?;
+    may_read_related(&caller, nhs_number)?;
+    // PDS returns no related people of a restricted patient (an empty
+    // bundle), except to callers who see every record in full.
+    let sees_restricted = caller.grants.clearance == Clearance::All;
+    let found = db
+        .run(move |conn| {
+            let patient = match patients::retrieve(conn, nhs_number)? {
+                Retrieved::Current(patient) => patient,
+                Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
+                Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
+            };
+            let restricted = patient.is_restricted();
+            let hidden = restricted && !sees_restricted;
+            let mut found = Found {
+                nhs_number: patient.nhs_number,
+                hidden,
+                restricted,
+                people: Vec::new(),
+            };
+            if hidden {
+                return Ok(Ok(found));
+            }
+            let people = related::of_patient(conn, patient.nhs_number)?;
+            let references: Vec<NhsNumber> =
+                people.iter().filter_map(|p| p.details.patient).collect();
+            let shielded = if sees_restricted {
+                Default::default()
+            } else {
+                related::restricted_among(conn, &references)?
+            };
+            found.people = people
+                .into_iter()
+                .map(|p| match p.details.patient {
+                    Some(n) if shielded.contains(&n) => (p.without_location(), true),
+                    _ => (p, false),
+                })
+                .collect();
+            Ok(Ok(found))
+        })
+        .await??;
+
+    let base = base_url(&req);
+    let patient = found.nhs_number;
+    let mut note = AuditNote {
+        action: "related",
+        nhs_numbers: vec![patient.as_i64()],
+        redacted: found.hidden,
+        sensitive_override: found.restricted && !found.hidden,
+        ..AuditNote::default()
+    };
+    let entries = found
+        .people
+        .into_iter()
+        .map(|(person, shielded)| {
+            note.redacted |= shielded;
+            let url = format!("{base}/Patient/{patient}/RelatedPerson/{}", person.id);
+            (url, fhir::related::render(&person))
+        })
+        .collect();
+    req.extensions_mut().insert(note);
+    Ok(HttpResponse::Ok()
+        .content_type(FHIR_JSON)
+        .json(fhir::related::bundle(&chrono::Utc::now(), entries)))
 }

@@ -87,7 +87,8 @@ fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {
             token_kind: caller.mode.token_kind(),
         }),
         Mode::Patient if caller.own_nhs_number != Some(nhs_number) => Err(ApiError::PatientForbidden),
-        Mode::Patient => Ok(Editor::Patient),
+        Mode::Patient if caller.grants.update => Ok(Editor::Patient),
+        Mode::Patient => Err(ApiError::PatientForbidden),
         Mode::HealthcareWorker if caller.grants.update => Ok(Editor::HealthcareWorker),
         Mode::HealthcareWorker => Err(ApiError::Forbidden(
             "The selected role does not allow updating patient demographics (it needs B0825 Amend Patient Demographics at AAL3)".into(),

@@ -4,6 +4,7 @@ pub mod codes;
 mod nhs_number;
 pub mod patch;
 pub mod patient;
+pub mod related;
 pub mod search;
 
 pub use nhs_number::{InvalidNhsNumber, NhsNumber};

@@ -4,6 +4,7 @@ pub mod bundle;
 pub mod outcome;
 pub mod parse;
 pub mod patient;
+pub mod related;
 pub mod urls;
 
 use chrono::{DateTime, NaiveDate, Utc};

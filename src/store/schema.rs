@@ -73,3 +73,19 @@ diesel::table! {
         body -> Bytea,
     }
 }
+
+diesel::table! {
+    related_people (nhs_number, id) {
+        nhs_number -> Int8,
+        id -> Text,
+        details -> Bytea,
+    }
+}
+
+diesel::table! {
+    nhs_number_allocation (first_stem) {
+        first_stem -> Int8,
+        last_stem -> Int8,
+        next_stem -> Int8,
+    }
+}

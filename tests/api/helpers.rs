@@ -61,6 +61,9 @@ fn fingerprint() -> u64 {
     for row in seed::sandbox::rows().0 {
         (row.nhs_number, row.security, &row.details).hash(&mut h);
     }
+    for row in seed::sandbox::related_rows() {
+        format!("{row:?}").hash(&mut h);
+    }
     for g in seed::generator::Population::new(TEMPLATE_SEED).take(TEMPLATE_POPULATION as usize) {
         pds::store::codec::encode(&g.patient.details).hash(&mut h);
     }

@@ -2,10 +2,12 @@
 //! PostgreSQL database cloned from a migrated, seeded template.
 
 mod auth;
+mod create;
 mod headers;
 mod health;
 mod helpers;
 mod outage;
+mod related;
 mod retrieve;
 mod search;
 mod seed;

@@ -46,3 +46,37 @@ fn reseeding_loads_a_deterministic_population_of_valid_numbers() {
     seed::reseed(&mut conn, 3_000, 43, true).unwrap();
     assert_ne!(synthetic(&mut conn), first);
 }
+
+#[derive(diesel::QueryableByName)]
+struct IndexName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    indexname: String,
+}
+
+#[test]
+fn a_bulk_load_rebuilds_the_search_indexes_it_dropped() {
+    let db = TestDatabase::new();
+    let mut conn = db.connect();
+    let index_names = |conn: &mut PgConnection| -> Vec<String> {
+        let mut names: Vec<String> = diesel::sql_query(
+            "SELECT indexname FROM pg_indexes WHERE tablename IN ('patients', 'patient_former_names')",
+        )
+        .load::<IndexName>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.indexname)
+        .collect();
+        names.sort();
+        names
+    };
+    let before = index_names(&mut conn);
+    assert!(
+        before.contains(&"patients_family_birth".to_string()),
+        "{before:?}"
+    );
+
+    let report = seed::reseed(&mut conn, 100_000, 5, true).unwrap();
+    assert_eq!(report.rows, 100_000);
+    assert!(report.index_build > std::time::Duration::ZERO);
+    assert_eq!(index_names(&mut conn), before);
+}

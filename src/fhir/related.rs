@@ -1,0 +1,257 @@
+//! `domain::related::RelatedPerson` → FHIR `RelatedPerson`, and the
+//! `searchset` Bundle of a patient's related people.
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use super::{date, instant, urls::*};
+use crate::domain::patient::{Communication, ContactPreference, Period};
+use crate::domain::related::*;
+
+pub const EXT_COPY_CORRESPONDENCE: &str =
+    "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-CopyCorrespondenceIndicator";
+pub const EXT_CONTACT_RANK: &str =
+    "https://fhir.nhs.uk/R4/StructureDefinition/Extension-UKCore-ContactRank";
+pub const CS_ADDITIONAL_ROLE: &str =
+    "https://fhir.nhs.uk/R4/CodeSystem/UKCore-AdditionalRelatedPersonRole";
+/// PDS names the HL7 value set, not a code system, as the `system` of the
+/// HL7 relationship codes (SPS, MTH, N, ...): it is the only other value its
+/// schema allows (`codeable/Relationship.yaml`), and what it returns.
+pub const CS_HL7_RELATIONSHIP: &str = "http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype";
+
+/// The Bundle for `GET /Patient/{id}/RelatedPerson`. `entries` are
+/// (fullUrl, resource). Unlike a patient search its entries have no
+/// `search` element; with none the `entry` key is left out, as PDS does.
+pub fn bundle(now: &DateTime<Utc>, entries: Vec<(String, Value)>) -> Value {
+    let mut bundle = json!({
+        "resourceType": "Bundle",
+        "type": "searchset",
+        "timestamp": instant(now),
+        "total": entries.len(),
+    });
+    if !entries.is_empty() {
+        bundle["entry"] = Value::Array(
+            entries
+                .into_iter()
+                .map(|(full_url, resource)| json!({"fullUrl": full_url, "resource": resource}))
+                .collect(),
+        );
+    }
+    bundle
+}
+
+pub fn render(person: &RelatedPerson) -> Value {
+    let d = &person.details;
+    let mut out = Map::new();
+    out.insert("id".into(), json!(person.id));
+    out.insert("resourceType".into(), json!("RelatedPerson"));
+    let mut patient = Map::new();
+    if let Some(nhs) = d.patient {
+        patient.insert(
+            "identifier".into(),
+            json!({"system": NHS_NUMBER, "value": nhs.to_string()}),
+        );
+    }
+    // `patient` is required by the schema, even when it names no one.
+    out.insert("patient".into(), Value::Object(patient));
+    out.insert("active".into(), json!(d.active));
+    period(&d.period, &mut out);
+    if let Some(n) = &d.name {
+        out.insert("name".into(), json!([name(n)]));
+    }
+    let codings: Vec<Value> = d.relationship.iter().map(|r| relationship(*r)).collect();
+    out.insert("relationship".into(), json!([{"coding": codings}]));
+    let extensions = extensions(d);
+    if !extensions.is_empty() {
+        out.insert("extension".into(), Value::Array(extensions));
+    }
+    if !d.telecoms.is_empty() {
+        out.insert(
+            "telecom".into(),
+            Value::Array(d.telecoms.iter().map(telecom).collect()),
+        );
+    }
+    if let Some(a) = &d.address {
+        out.insert("address".into(), json!([address(a)]));
+    }
+    Value::Object(out)
+}
+
+fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
+    if let Some(p) = p {
+        let mut v = Map::new();
+        if let Some(s) = &p.start {
+            v.insert("start".into(), json!(date(s)));
+        }
+        if let Some(e) = &p.end {
+            v.insert("end".into(), json!(date(e)));
+        }
+        into.insert("period".into(), Value::Object(v));
+    }
+}
+
+fn relationship(r: Relationship) -> Value {
+    let system = match r.system() {
+        RelationshipSystem::UkCore => CS_ADDITIONAL_ROLE,
+        RelationshipSystem::Hl7 => CS_HL7_RELATIONSHIP,
+    };
+    json!({"system": system, "code": r.code(), "display": r.display()})
+}
+
+fn name(n: &PersonName) -> Value {
+    let mut v = Map::new();
+    v.insert("use".into(), json!(n.name_use.code()));
+    period(&n.period, &mut v);
+    if !n.given.is_empty() {
+        v.insert("given".into(), json!(n.given));
+    }
+    if let Some(f) = &n.family {
+        v.insert("family".into(), json!(f));
+    }
+    if !n.prefix.is_empty() {
+        v.insert("prefix".into(), json!(n.prefix));
+    }
+    if !n.suffix.is_empty() {
+        v.insert("suffix".into(), json!(n.suffix));
+    }
+    Value::Object(v)
+}
+
+fn telecom(t: &PersonTelecom) -> Value {
+    let mut v = Map::new();
+    period(&t.period, &mut v);
+    v.insert("system".into(), json!(t.system.code()));
+    v.insert("value".into(), json!(t.value));
+    if let Some(u) = t.telecom_use {
+        v.insert("use".into(), json!(u.code()));
+    }
+    Value::Object(v)
+}
+
+fn address(a: &PersonAddress) -> Value {
+    let mut v = Map::new();
+    period(&a.period, &mut v);
+    v.insert("use".into(), json!(a.address_use.code()));
+    if let Some(t) = &a.text {
+        v.insert("text".into(), json!(t));
+    }
+    // PDS drops blank lines rather than returning empty strings.
+    let lines: Vec<&str> = a
+        .lines
+        .iter()
+        .map(|l| l.trim())
+        .filter(|l| !l.is_empty())
+        .collect();
+    if !lines.is_empty() {
+        v.insert("line".into(), json!(lines));
+    }
+    if let Some(p) = &a.postal_code {
+        v.insert("postalCode".into(), json!(p));
+    }
+    if !a.keys.is_empty() {
+        let keys: Vec<Value> = a
+            .keys
+            .iter()
+            .map(|k| {
+                json!({"url": EXT_ADDRESS_KEY, "extension": [
+                    {"url": "type", "valueCoding": {"system": CS_ADDRESS_KEY, "code": k.key_type.code()}},
+                    {"url": "value", "valueString": k.value}
+                ]})
+            })
+            .collect();
+        v.insert("extension".into(), Value::Array(keys));
+    }
+    Value::Object(v)
+}
+
+fn coding(system: &str, code: &str, display: &str) -> Value {
+    json!({"coding": [{"system": system, "code": code, "display": display}]})
+}
+
+/// Copy correspondence (only when true), contact rank, contact preference
+/// and NHS communication, each at most once, in that order.
+fn extensions(d: &RelatedDetails) -> Vec<Value> {
+    let mut out = Vec::new();
+    if d.copy_correspondence {
+        out.push(json!({"url": EXT_COPY_CORRESPONDENCE, "valueBoolean": true}));
+    }
+    if let Some(rank) = d.contact_rank {
+        out.push(json!({"url": EXT_CONTACT_RANK, "valuePositiveInt": rank}));
+    }
+    if let Some(p) = &d.contact_preference {
+        out.push(contact_preference(p));
+    }
+    if let Some(c) = &d.communication {
+        out.push(communication(c));
+    }
+    out
+}
+
+fn contact_preference(p: &ContactPreference) -> Value {
+    let mut parts = Vec::new();
+    if let Some(f) = p.written_format {
+        parts.push(json!({"url": "PreferredWrittenCommunicationFormat",
+            "valueCodeableConcept": coding(CS_WRITTEN_FORMAT, f.code(), f.display())}));
+    }
+    if let Some(m) = p.contact_method {
+        parts.push(json!({"url": "PreferredContactMethod",
+            "valueCodeableConcept": coding(CS_CONTACT_METHOD, m.code(), m.display())}));
+    }
+    if let Some(t) = &p.contact_times {
+        parts.push(json!({"url": "PreferredContactTimes", "valueString": t}));
+    }
+    json!({"url": EXT_CONTACT_PREFERENCE, "extension": parts})
+}
+
+fn communication(c: &Communication) -> Value {
+    let mut language = json!({"system": CS_LANGUAGE, "version": "1.0.0", "code": c.language});
+    if let Some(display) = &c.language_display {
+        language["display"] = json!(display);
+    }
+    json!({"url": EXT_COMMUNICATION, "extension": [
+        {"url": "language", "valueCodeableConcept": {"coding": [language]}},
+        {"url": "interpreterRequired", "valueBoolean": c.interpreter_required}
+    ]})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NhsNumber;
+
+    #[test]
+    fn a_reference_only_person_renders_without_empty_lists() {
+        let person = RelatedPerson {
+            id: "B3380E98".into(),
+            details: RelatedDetails {
+                patient: Some(NhsNumber::parse("9000000009").unwrap()),
+                active: true,
+                relationship: vec![Relationship::Guardian, Relationship::NextOfKin],
+                contact_rank: Some(2),
+                ..RelatedDetails::default()
+            },
+        };
+        let v = render(&person);
+        assert_eq!(v["resourceType"], "RelatedPerson");
+        assert_eq!(v["patient"]["identifier"]["value"], "9000000009");
+        for absent in ["name", "address", "telecom", "period"] {
+            assert!(v.get(absent).is_none(), "{absent}");
+        }
+        let codings = &v["relationship"][0]["coding"];
+        assert_eq!(codings[0]["system"], CS_ADDITIONAL_ROLE);
+        assert_eq!(codings[1]["system"], CS_HL7_RELATIONSHIP);
+        assert_eq!(codings[1]["code"], "N");
+        // Copy correspondence is false, so only the rank is there.
+        assert_eq!(v["extension"].as_array().unwrap().len(), 1);
+        assert_eq!(v["extension"][0]["valuePositiveInt"], 2);
+    }
+
+    #[test]
+    fn an_empty_bundle_has_no_entry() {
+        let now = Utc::now();
+        let b = bundle(&now, Vec::new());
+        assert_eq!(b["total"], 0);
+        assert!(b.get("entry").is_none());
+        assert_eq!(b["timestamp"], instant(&now));
+    }
+}
