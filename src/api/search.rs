@@ -124,7 +124,7 @@ pub async fn search(
             note.redacted |= redacted;
             note.nhs_numbers.push(patient.nhs_number.as_i64());
             let url = format!("{base}/Patient/{}", patient.nhs_number);
-            (url, score, fhir::patient::render(&patient))
+            (url, Some(score), fhir::patient::render(&patient))
         })
         .collect();
     req.extensions_mut().insert(note);

@@ -5,9 +5,9 @@ use serde_json::{Value, json};
 
 use super::instant;
 
-/// `entries` are (fullUrl, score, resource), best first. With no entries
-/// the `entry` key is left out, as PDS does.
-pub fn searchset(now: &DateTime<Utc>, entries: Vec<(String, f64, Value)>) -> Value {
+/// `entries` are (fullUrl, search score if any, resource), best first. With
+/// no entries the `entry` key is left out, as PDS does.
+pub fn searchset(now: &DateTime<Utc>, entries: Vec<(String, Option<f64>, Value)>) -> Value {
     let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
@@ -18,8 +18,9 @@ pub fn searchset(now: &DateTime<Utc>, entries: Vec<(String, f64, Value)>) -> Val
         bundle["entry"] = Value::Array(
             entries
                 .into_iter()
-                .map(|(full_url, score, resource)| {
-                    json!({"fullUrl": full_url, "search": {"score": score}, "resource": resource})
+                .map(|(full_url, score, resource)| match score {
+                    Some(score) => json!({"fullUrl": full_url, "search": {"score": score}, "resource": resource}),
+                    None => json!({"fullUrl": full_url, "resource": resource}),
                 })
                 .collect(),
         );

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{date, instant, urls::*};
-use crate::domain::codes::TelecomSystem;
+use crate::domain::codes::{AddressUse, TelecomSystem};
 use crate::domain::patient::*;
 
 pub fn render(patient: &Patient) -> Value {
@@ -74,7 +74,7 @@ fn put_list(out: &mut Map<String, Value>, key: &str, items: impl Iterator<Item =
     }
 }
 
-fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
+pub(super) fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
     if let Some(p) = p {
         let mut v = Map::new();
         if let Some(s) = &p.start {
@@ -110,14 +110,35 @@ fn name(n: &Name) -> Value {
 fn address(a: &Address) -> Value {
     let mut v = Map::new();
     v.insert("id".into(), json!(a.id));
-    period(&a.period, &mut v);
-    v.insert("use".into(), json!(a.address_use.code()));
-    if let Some(t) = &a.text {
+    address_fields(
+        &mut v,
+        &a.period,
+        a.address_use,
+        &a.text,
+        &a.lines,
+        &a.postal_code,
+        &a.keys,
+    );
+    Value::Object(v)
+}
+
+/// An address's elements after its `id` (shared with related people).
+pub(super) fn address_fields(
+    v: &mut Map<String, Value>,
+    period_of: &Option<Period>,
+    address_use: AddressUse,
+    text: &Option<String>,
+    lines: &[String],
+    postal_code: &Option<String>,
+    keys: &[AddressKey],
+) {
+    period(period_of, v);
+    v.insert("use".into(), json!(address_use.code()));
+    if let Some(t) = text {
         v.insert("text".into(), json!(t));
     }
     // PDS drops blank lines rather than returning empty strings.
-    let lines: Vec<&str> = a
-        .lines
+    let lines: Vec<&str> = lines
         .iter()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
@@ -125,12 +146,11 @@ fn address(a: &Address) -> Value {
     if !lines.is_empty() {
         v.insert("line".into(), json!(lines));
     }
-    if let Some(p) = &a.postal_code {
+    if let Some(p) = postal_code {
         v.insert("postalCode".into(), json!(p));
     }
-    if !a.keys.is_empty() {
-        let keys: Vec<Value> = a
-            .keys
+    if !keys.is_empty() {
+        let keys: Vec<Value> = keys
             .iter()
             .map(|k| {
                 json!({"url": EXT_ADDRESS_KEY, "extension": [
@@ -141,7 +161,6 @@ fn address(a: &Address) -> Value {
             .collect();
         v.insert("extension".into(), Value::Array(keys));
     }
-    Value::Object(v)
 }
 
 fn telecom(t: &Telecom) -> Value {
@@ -198,7 +217,7 @@ fn ods_extension(url: &str, ods: &Option<String>) -> Option<Value> {
     })
 }
 
-fn coding(system: &str, code: &str, display: &str) -> Value {
+pub(super) fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({"coding": [{"system": system, "code": code, "display": display}]})
 }
 
@@ -223,31 +242,8 @@ fn extensions(d: &Details) -> Vec<Value> {
         }
         out.push(json!({"url": EXT_DEATH_NOTIFICATION, "extension": parts}));
     }
-    if let Some(c) = &d.communication {
-        let mut language = json!({"system": CS_LANGUAGE, "version": "1.0.0", "code": c.language});
-        if let Some(display) = &c.language_display {
-            language["display"] = json!(display);
-        }
-        out.push(json!({"url": EXT_COMMUNICATION, "extension": [
-            {"url": "language", "valueCodeableConcept": {"coding": [language]}},
-            {"url": "interpreterRequired", "valueBoolean": c.interpreter_required}
-        ]}));
-    }
-    if let Some(p) = &d.contact_preference {
-        let mut parts = Vec::new();
-        if let Some(f) = p.written_format {
-            parts.push(json!({"url": "PreferredWrittenCommunicationFormat",
-                "valueCodeableConcept": coding(CS_WRITTEN_FORMAT, f.code(), f.display())}));
-        }
-        if let Some(m) = p.contact_method {
-            parts.push(json!({"url": "PreferredContactMethod",
-                "valueCodeableConcept": coding(CS_CONTACT_METHOD, m.code(), m.display())}));
-        }
-        if let Some(t) = &p.contact_times {
-            parts.push(json!({"url": "PreferredContactTimes", "valueString": t}));
-        }
-        out.push(json!({"url": EXT_CONTACT_PREFERENCE, "extension": parts}));
-    }
+    out.extend(d.communication.as_ref().map(communication));
+    out.extend(d.contact_preference.as_ref().map(contact_preference));
     if let Some(b) = &d.birth_place {
         let mut place = Map::new();
         for (key, value) in [
@@ -277,4 +273,31 @@ fn extensions(d: &Details) -> Vec<Value> {
         ]}));
     }
     out
+}
+
+pub(super) fn communication(c: &Communication) -> Value {
+    let mut language = json!({"system": CS_LANGUAGE, "version": "1.0.0", "code": c.language});
+    if let Some(display) = &c.language_display {
+        language["display"] = json!(display);
+    }
+    json!({"url": EXT_COMMUNICATION, "extension": [
+        {"url": "language", "valueCodeableConcept": {"coding": [language]}},
+        {"url": "interpreterRequired", "valueBoolean": c.interpreter_required}
+    ]})
+}
+
+pub(super) fn contact_preference(p: &ContactPreference) -> Value {
+    let mut parts = Vec::new();
+    if let Some(f) = p.written_format {
+        parts.push(json!({"url": "PreferredWrittenCommunicationFormat",
+            "valueCodeableConcept": coding(CS_WRITTEN_FORMAT, f.code(), f.display())}));
+    }
+    if let Some(m) = p.contact_method {
+        parts.push(json!({"url": "PreferredContactMethod",
+            "valueCodeableConcept": coding(CS_CONTACT_METHOD, m.code(), m.display())}));
+    }
+    if let Some(t) = &p.contact_times {
+        parts.push(json!({"url": "PreferredContactTimes", "valueString": t}));
+    }
+    json!({"url": EXT_CONTACT_PREFERENCE, "extension": parts})
 }

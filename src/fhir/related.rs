@@ -4,8 +4,8 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::{date, instant, urls::*};
-use crate::domain::patient::{Communication, ContactPreference, Period};
+use super::patient::{address_fields, communication, contact_preference, period};
+use super::urls::*;
 use crate::domain::related::*;
 
 pub const EXT_COPY_CORRESPONDENCE: &str =
@@ -19,25 +19,16 @@ pub const CS_ADDITIONAL_ROLE: &str =
 /// schema allows (`codeable/Relationship.yaml`), and what it returns.
 pub const CS_HL7_RELATIONSHIP: &str = "http://hl7.org/fhir/ValueSet/relatedperson-relationshiptype";
 
-/// The Bundle for `GET /Patient/{id}/RelatedPerson`. `entries` are
-/// (fullUrl, resource). Unlike a patient search its entries have no
-/// `search` element; with none the `entry` key is left out, as PDS does.
+/// The Bundle for `GET /Patient/{id}/RelatedPerson`: a searchset whose
+/// entries have no `search` element; with none the `entry` key is left out.
 pub fn bundle(now: &DateTime<Utc>, entries: Vec<(String, Value)>) -> Value {
-    let mut bundle = json!({
-        "resourceType": "Bundle",
-        "type": "searchset",
-        "timestamp": instant(now),
-        "total": entries.len(),
-    });
-    if !entries.is_empty() {
-        bundle["entry"] = Value::Array(
-            entries
-                .into_iter()
-                .map(|(full_url, resource)| json!({"fullUrl": full_url, "resource": resource}))
-                .collect(),
-        );
-    }
-    bundle
+    super::bundle::searchset(
+        now,
+        entries
+            .into_iter()
+            .map(|(url, resource)| (url, None, resource))
+            .collect(),
+    )
 }
 
 pub fn render(person: &RelatedPerson) -> Value {
@@ -75,19 +66,6 @@ pub fn render(person: &RelatedPerson) -> Value {
         out.insert("address".into(), json!([address(a)]));
     }
     Value::Object(out)
-}
-
-fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
-    if let Some(p) = p {
-        let mut v = Map::new();
-        if let Some(s) = &p.start {
-            v.insert("start".into(), json!(date(s)));
-        }
-        if let Some(e) = &p.end {
-            v.insert("end".into(), json!(date(e)));
-        }
-        into.insert("period".into(), Value::Object(v));
-    }
 }
 
 fn relationship(r: Relationship) -> Value {
@@ -130,42 +108,16 @@ fn telecom(t: &PersonTelecom) -> Value {
 
 fn address(a: &PersonAddress) -> Value {
     let mut v = Map::new();
-    period(&a.period, &mut v);
-    v.insert("use".into(), json!(a.address_use.code()));
-    if let Some(t) = &a.text {
-        v.insert("text".into(), json!(t));
-    }
-    // PDS drops blank lines rather than returning empty strings.
-    let lines: Vec<&str> = a
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-        .collect();
-    if !lines.is_empty() {
-        v.insert("line".into(), json!(lines));
-    }
-    if let Some(p) = &a.postal_code {
-        v.insert("postalCode".into(), json!(p));
-    }
-    if !a.keys.is_empty() {
-        let keys: Vec<Value> = a
-            .keys
-            .iter()
-            .map(|k| {
-                json!({"url": EXT_ADDRESS_KEY, "extension": [
-                    {"url": "type", "valueCoding": {"system": CS_ADDRESS_KEY, "code": k.key_type.code()}},
-                    {"url": "value", "valueString": k.value}
-                ]})
-            })
-            .collect();
-        v.insert("extension".into(), Value::Array(keys));
-    }
+    address_fields(
+        &mut v,
+        &a.period,
+        a.address_use,
+        &a.text,
+        &a.lines,
+        &a.postal_code,
+        &a.keys,
+    );
     Value::Object(v)
-}
-
-fn coding(system: &str, code: &str, display: &str) -> Value {
-    json!({"coding": [{"system": system, "code": code, "display": display}]})
 }
 
 /// Copy correspondence (only when true), contact rank, contact preference
@@ -187,37 +139,11 @@ fn extensions(d: &RelatedDetails) -> Vec<Value> {
     out
 }
 
-fn contact_preference(p: &ContactPreference) -> Value {
-    let mut parts = Vec::new();
-    if let Some(f) = p.written_format {
-        parts.push(json!({"url": "PreferredWrittenCommunicationFormat",
-            "valueCodeableConcept": coding(CS_WRITTEN_FORMAT, f.code(), f.display())}));
-    }
-    if let Some(m) = p.contact_method {
-        parts.push(json!({"url": "PreferredContactMethod",
-            "valueCodeableConcept": coding(CS_CONTACT_METHOD, m.code(), m.display())}));
-    }
-    if let Some(t) = &p.contact_times {
-        parts.push(json!({"url": "PreferredContactTimes", "valueString": t}));
-    }
-    json!({"url": EXT_CONTACT_PREFERENCE, "extension": parts})
-}
-
-fn communication(c: &Communication) -> Value {
-    let mut language = json!({"system": CS_LANGUAGE, "version": "1.0.0", "code": c.language});
-    if let Some(display) = &c.language_display {
-        language["display"] = json!(display);
-    }
-    json!({"url": EXT_COMMUNICATION, "extension": [
-        {"url": "language", "valueCodeableConcept": {"coding": [language]}},
-        {"url": "interpreterRequired", "valueBoolean": c.interpreter_required}
-    ]})
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::domain::NhsNumber;
+    use crate::fhir::instant;
 
     #[test]
     fn a_reference_only_person_renders_without_empty_lists() {
