@@ -26,6 +26,27 @@ pub struct Settings {
     pub seed: u64,
     /// `LOG_FORMAT`: `json` for JSON lines, anything else for text.
     pub log_json: bool,
+    /// `RATE_LIMIT_PER_SECOND`, default 1000: sustained requests per second
+    /// each client (its `client_id`, else its user id, else its IP) may make
+    /// to `/Patient`. 0 disables rate limiting. Counted per instance, in
+    /// memory: N instances behind a load balancer admit up to N times this.
+    pub rate_limit_per_second: u32,
+    /// `RATE_LIMIT_BURST`, default 2000: requests a client may make at once
+    /// above the sustained rate. 0 disables rate limiting.
+    pub rate_limit_burst: u32,
+    /// `MAX_BODY_BYTES`, default 65536 (64 KiB): largest request body
+    /// accepted; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// `CLIENT_REQUEST_TIMEOUT_MS`, default 5000: how long a new connection
+    /// has to send its request head before it is closed (408).
+    pub client_request_timeout: Duration,
+    /// `KEEP_ALIVE_SECS`, default 75: how long an idle keep-alive connection
+    /// stays open (longer than a load balancer's usual 60 s idle timeout).
+    /// 0 disables keep-alive.
+    pub keep_alive: Duration,
+    /// `SHUTDOWN_TIMEOUT_SECS`, default 30: on SIGTERM/SIGINT the server stops
+    /// accepting connections and gives in-flight requests this long to finish.
+    pub shutdown_timeout: Duration,
     pub auth: AuthSettings,
 }
 
@@ -124,6 +145,15 @@ impl Settings {
             seed_count: parsed("SEED_COUNT", 10_000)?,
             seed: parsed("SEED", 1)?,
             log_json: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),
+            rate_limit_per_second: parsed("RATE_LIMIT_PER_SECOND", 1000u32)?,
+            rate_limit_burst: parsed("RATE_LIMIT_BURST", 2000u32)?,
+            max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024usize)?,
+            client_request_timeout: Duration::from_millis(parsed(
+                "CLIENT_REQUEST_TIMEOUT_MS",
+                5000u64,
+            )?),
+            keep_alive: Duration::from_secs(parsed("KEEP_ALIVE_SECS", 75u64)?),
+            shutdown_timeout: Duration::from_secs(parsed("SHUTDOWN_TIMEOUT_SECS", 30u64)?),
         })
     }
 }

@@ -11,6 +11,8 @@ use std::net::TcpListener;
 
 use crate::api;
 use crate::api::gate::Gate;
+use crate::api::limits::{BodyLimit, RateLimit};
+use crate::api::metrics::Metrics;
 use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
@@ -135,18 +137,35 @@ impl Application {
         let data = web::Data::new(db.clone());
         let gate = web::Data::new(build_gate(&settings.auth)?);
         let audit = web::Data::new(auditor.clone());
+        let metrics = web::Data::new(Metrics::new());
+        let rate_limit = web::Data::new(RateLimit::new(
+            settings.rate_limit_per_second,
+            settings.rate_limit_burst,
+        ));
+        let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+        let payload = web::PayloadConfig::new(settings.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(gate.clone())
                 .app_data(audit.clone())
+                .app_data(metrics.clone())
+                .app_data(rate_limit.clone())
+                .app_data(body_limit.clone())
+                .app_data(payload.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
                 .wrap(from_fn(api::echo_ids))
+                .wrap(from_fn(api::metrics::record))
                 .wrap(from_fn(api::log_request))
                 .wrap(cors())
         })
         .workers(settings.workers)
+        .client_request_timeout(settings.client_request_timeout)
+        .keep_alive(settings.keep_alive)
+        // actix stops accepting on SIGTERM/SIGINT and gives in-flight
+        // requests this long; `run_until_stopped` then flushes the audit.
+        .shutdown_timeout(settings.shutdown_timeout.as_secs())
         .listen(listener)?
         .run();
         Ok(Self {

@@ -115,7 +115,24 @@ pub enum ApiError {
     Unavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// 429: the caller is over its rate limit (see `limits`); `client` names
+    /// it, `retry_after` is whole seconds (at least 1).
+    #[error("too many requests from {client}")]
+    TooManyRequests {
+        client: String,
+        per_second: u32,
+        retry_after: u64,
+    },
+    /// 413: a request body larger than `MAX_BODY_BYTES`.
+    #[error("request body over {limit} bytes")]
+    PayloadTooLarge { limit: usize },
 }
+
+/// Marks, in the response extensions, an answer the service gave because
+/// of its own failure, for the metrics: `"unavailable"` (503, database
+/// unreachable or busy) or `"internal"` (500).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerFault(pub &'static str);
 
 struct Spec {
     status: StatusCode,
@@ -368,6 +385,20 @@ impl ApiError {
                 "UNKNOWN_ERROR",
                 "Unknown Error",
             ),
+            Self::TooManyRequests { .. } => spec(
+                S::TOO_MANY_REQUESTS,
+                "error",
+                "value",
+                "TOO_MANY_REQUESTS",
+                "Too many requests",
+            ),
+            Self::PayloadTooLarge { .. } => spec(
+                S::PAYLOAD_TOO_LARGE,
+                "error",
+                "too-long",
+                "REQUEST_TOO_LARGE",
+                "Request is too large",
+            ),
         }
     }
 
@@ -475,6 +506,14 @@ impl ApiError {
                  operator with the X-Request-ID of this request."
                     .into(),
             ),
+            Self::TooManyRequests {
+                client, per_second, ..
+            } => Some(format!(
+                "Your application, {client}, has exceeded its quota of {per_second} requests every 1 second(s) and is being rate limited. Please see: https://digital.nhs.uk/developer/guides-and-documentation/reference-guide#rate-limits for more details."
+            )),
+            Self::PayloadTooLarge { limit } => Some(format!(
+                "Invalid request with error - the request body is larger than the limit of {limit} bytes"
+            )),
             _ => None,
         }
     }
@@ -505,6 +544,18 @@ impl ResponseError for ApiError {
         response.content_type(FHIR_JSON);
         if spec.status == StatusCode::SERVICE_UNAVAILABLE {
             response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECS.to_string()));
+        }
+        if let Self::TooManyRequests { retry_after, .. } = self {
+            response.insert_header((header::RETRY_AFTER, (*retry_after).max(1).to_string()));
+        }
+        match self {
+            Self::Unavailable(_) => {
+                response.extensions_mut().insert(ServerFault("unavailable"));
+            }
+            Self::Internal(_) => {
+                response.extensions_mut().insert(ServerFault("internal"));
+            }
+            _ => {}
         }
         response.json(body)
     }

@@ -7,6 +7,9 @@ pub mod gate;
 mod headers;
 mod health;
 mod history;
+pub mod limits;
+mod metadata;
+pub mod metrics;
 mod patient;
 mod related;
 mod search;
@@ -35,7 +38,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .default_service(web::to(unsupported_service)),
     )
     .service(
+        web::resource("/metrics")
+            .route(web::get().to(metrics::metrics))
+            .route(web::head().to(metrics::metrics))
+            .default_service(web::to(unsupported_service)),
+    )
+    .service(
+        web::resource("/metadata")
+            .route(web::get().to(metadata::metadata))
+            .route(web::head().to(metadata::metadata))
+            .default_service(web::to(unsupported_service)),
+    )
+    .service(
+        // Outermost last: audit, then the gate, then the rate limit (which
+        // needs the gate's `Caller`), then the body cap.
         web::scope("/Patient")
+            .wrap(from_fn(limits::body_limit))
+            .wrap(from_fn(limits::rate_limit))
             .wrap(from_fn(gate::gate))
             .wrap(from_fn(audit::audit))
             .service(

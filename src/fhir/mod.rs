@@ -1,6 +1,7 @@
 //! Rendering domain values as FHIR R4 JSON.
 
 pub mod bundle;
+pub mod capability;
 pub mod outcome;
 pub mod parse;
 pub mod patient;

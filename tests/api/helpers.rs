@@ -196,6 +196,13 @@ pub fn settings() -> Settings {
         seed_count: 0,
         seed: 0,
         log_json: false,
+        // Off here so busy tests are not throttled; `operations` turns it on.
+        rate_limit_per_second: 0,
+        rate_limit_burst: 0,
+        max_body_bytes: 64 * 1024,
+        client_request_timeout: Duration::from_secs(5),
+        keep_alive: Duration::from_secs(75),
+        shutdown_timeout: Duration::from_secs(1),
         auth: AuthSettings {
             jwks_files: Vec::new(),
             jwks_urls: Vec::new(),

@@ -6,6 +6,7 @@ mod create;
 mod headers;
 mod health;
 mod helpers;
+mod operations;
 mod outage;
 mod related;
 mod retrieve;

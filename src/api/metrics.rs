@@ -1,0 +1,167 @@
+//! `GET /metrics`: Prometheus text exposition of request counts and
+//! latencies (by route template, never the raw path with an NHS number),
+//! database pool usage and the answers given because the service failed.
+//!
+//! The registry belongs to the `Application`, not the process, so each
+//! server (and each test server) counts only its own requests.
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, web};
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+use std::time::Instant;
+
+use super::error::ServerFault;
+use crate::store::db::Db;
+
+/// Label for requests that matched no route (so unknown paths cannot grow
+/// the label set without bound).
+const UNMATCHED: &str = "unmatched";
+
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    faults: IntCounterVec,
+    pool_in_use: IntGauge,
+    pool_idle: IntGauge,
+    pool_max: IntGauge,
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new("pds_http_requests_total", "HTTP requests answered"),
+            &["method", "route", "status"],
+        )
+        .expect("metric definition");
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "pds_http_request_duration_seconds",
+                "Time from receiving a request to its response head",
+            )
+            .buckets(vec![
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
+            &["method", "route", "status"],
+        )
+        .expect("metric definition");
+        let faults = IntCounterVec::new(
+            Opts::new(
+                "pds_database_errors_total",
+                "Answers given because of the service's own failure: kind=\"unavailable\" \
+                 (503, database unreachable or every connection busy) or kind=\"internal\" (500)",
+            ),
+            &["kind"],
+        )
+        .expect("metric definition");
+        let pool_in_use = IntGauge::new(
+            "pds_db_pool_connections_in_use",
+            "Database connections checked out of the pool",
+        )
+        .expect("metric definition");
+        let pool_idle = IntGauge::new(
+            "pds_db_pool_connections_idle",
+            "Open database connections waiting in the pool",
+        )
+        .expect("metric definition");
+        let pool_max = IntGauge::new(
+            "pds_db_pool_connections_max",
+            "Largest number of database connections the pool opens",
+        )
+        .expect("metric definition");
+        for collector in [
+            Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
+            Box::new(latency.clone()),
+            Box::new(faults.clone()),
+            Box::new(pool_in_use.clone()),
+            Box::new(pool_idle.clone()),
+            Box::new(pool_max.clone()),
+        ] {
+            registry.register(collector).expect("unique metric names");
+        }
+        // Present from the start, so a rate of zero is visible.
+        for kind in ["unavailable", "internal"] {
+            faults.with_label_values(&[kind]);
+        }
+        Self {
+            registry,
+            requests,
+            latency,
+            faults,
+            pool_in_use,
+            pool_idle,
+            pool_max,
+        }
+    }
+
+    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, fault: Option<&str>) {
+        let status = status.to_string();
+        let labels = [method, route, status.as_str()];
+        self.requests.with_label_values(&labels).inc();
+        self.latency.with_label_values(&labels).observe(seconds);
+        if let Some(kind) = fault {
+            self.faults.with_label_values(&[kind]).inc();
+        }
+    }
+
+    /// The exposition text, with the pool gauges read now.
+    fn render(&self, db: Option<&Db>) -> String {
+        if let Some(db) = db {
+            let pool = db.pool();
+            let state = pool.state();
+            self.pool_in_use
+                .set(i64::from(state.connections - state.idle_connections));
+            self.pool_idle.set(i64::from(state.idle_connections));
+            self.pool_max.set(i64::from(pool.max_size()));
+        }
+        let mut buffer = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut buffer)
+            .expect("encoding metrics");
+        String::from_utf8(buffer).expect("metrics are UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Counts and times every request, labelled with its route template.
+pub async fn record(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let started = Instant::now();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let method = req.method().clone();
+    let response = next.call(req).await?;
+    if let Some(metrics) = metrics {
+        let route = response.request().match_pattern();
+        let fault = response
+            .response()
+            .extensions()
+            .get::<ServerFault>()
+            .copied();
+        metrics.observe(
+            method.as_str(),
+            route.as_deref().unwrap_or(UNMATCHED),
+            response.status().as_u16(),
+            started.elapsed().as_secs_f64(),
+            fault.map(|f| f.0),
+        );
+    }
+    Ok(response)
+}
+
+pub async fn metrics(metrics: web::Data<Metrics>, db: Option<web::Data<Db>>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(prometheus::TEXT_FORMAT)
+        .body(metrics.render(db.as_ref().map(|d| d.get_ref())))
+}
