@@ -455,3 +455,79 @@ async fn vread_of_an_unknown_version_is_not_found() {
         200
     );
 }
+
+#[tokio::test]
+async fn a_restricted_record_needs_sensitive_access_to_update() {
+    let app = TestApp::spawn().await;
+    let path = "/Patient/9000000025";
+    let (status, _, body) = patch(
+        &app,
+        path,
+        Some("W/\"2\""),
+        &gender("unknown"),
+        &token(Persona::Clinician),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(spine_code(&body), "FORBIDDEN_UPDATE");
+    let (status, etag, _) = patch(
+        &app,
+        path,
+        Some("W/\"2\""),
+        &gender("unknown"),
+        &token(Persona::SensitiveClinician),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(etag.as_deref(), Some("W/\"3\""));
+}
+
+#[tokio::test]
+async fn the_history_bundle_pages_newest_first() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"3\""),
+        &gender("unknown"),
+        &clin,
+        &rid(),
+    )
+    .await;
+
+    let first: Value = app
+        .get("/Patient/9000000009/_history?_count=1")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(first["total"], 4);
+    assert_eq!(first["entry"].as_array().unwrap().len(), 1);
+    assert_eq!(first["entry"][0]["resource"]["meta"]["versionId"], "4");
+    assert_eq!(first["entry"][0]["resource"]["gender"], "unknown");
+    let next = first["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .expect("a next link")["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let path = &next[next.find("/Patient").unwrap()..];
+    let second: Value = app.get(path).await.json().await.unwrap();
+    assert_eq!(second["entry"][0]["resource"]["meta"]["versionId"], "3");
+    assert_eq!(second["entry"][0]["resource"]["gender"], "male");
+}
