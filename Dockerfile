@@ -38,6 +38,10 @@ RUN mkdir src \
 # migrations/ is embedded at compile time by diesel_migrations'
 # embed_migrations!("migrations"), so it must be present for the real build.
 COPY migrations ./migrations
+# openapi.yaml and the vendored Redoc script are embedded too (include_str! /
+# include_bytes! in src/api/docs.rs), for /openapi.yaml, /openapi.json, /docs.
+COPY openapi.yaml ./openapi.yaml
+COPY assets ./assets
 COPY src ./src
 # Reported as revision/commitId by /_ping and /_status (read at compile time).
 ARG PDS_COMMIT=unknown

@@ -33,13 +33,10 @@ use std::sync::OnceLock;
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use chrono::NaiveDate;
-use diesel::Connection;
 use serde_json::{Map, Value, json};
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::audit::AuditNote;
-use super::headers::X_REQUEST_ID;
+use super::writes::{self, retry_key};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::codes::{AddressUse, Gender, NameUse, Security, TelecomSystem, Verification};
@@ -120,30 +117,6 @@ fn allocation_range() -> Result<AllocationRange, ApiError> {
         .map_err(ApiError::Internal)
 }
 
-/// An error inside the create transaction.
-enum TxError {
-    Db(DbError),
-    Api(ApiError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(DbError::from(e))
-    }
-}
-
-impl From<DbError> for TxError {
-    fn from(e: DbError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl From<ApiError> for TxError {
-    fn from(e: ApiError) -> Self {
-        TxError::Api(e)
-    }
-}
-
 /// How a create ended.
 enum Outcome {
     Created {
@@ -183,27 +156,14 @@ pub async fn create(
     let matcher = Matcher::at(&match_request(&patient), today);
     let range = allocation_range()?;
 
-    // The gate has checked X-Request-ID is a UUID.
-    let request_id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::try_parse(v).ok())
-        .ok_or(ApiError::MissingRequestId)?;
-    let hash = Sha256::new()
-        .chain_update(b"POST ")
-        .chain_update(req.path().as_bytes())
-        .chain_update(b"\n")
-        .chain_update(&body)
-        .finalize()
-        .to_vec();
+    let (request_id, hash) = retry_key(&req, &body)?;
     let clearance = caller.grants.clearance;
     // The number is filled in once allocated.
     let mut audit = crate::api::audit::event_for(&req, &caller, "create", patient.nhs_number);
 
     let outcome = db
         .run(move |conn| {
-            let outcome = conn.transaction::<Outcome, TxError, _>(|conn| {
+            writes::transaction(conn, |conn| {
                 allocate::lock_request_id(conn, request_id)?;
                 if let Some(previous) = updates::remembered(conn, request_id)? {
                     if previous.request_hash != hash {
@@ -251,12 +211,7 @@ pub async fn create(
                     body,
                     replayed: false,
                 })
-            });
-            match outcome {
-                Ok(outcome) => Ok(Ok(outcome)),
-                Err(TxError::Api(e)) => Ok(Err(e)),
-                Err(TxError::Db(e)) => Err(e),
-            }
+            })
         })
         .await??;
 

@@ -2,6 +2,7 @@
 
 mod audit;
 mod create;
+pub mod docs;
 pub mod error;
 pub mod gate;
 mod headers;
@@ -14,6 +15,7 @@ mod patient;
 mod related;
 mod search;
 mod update;
+mod writes;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -22,70 +24,100 @@ pub use error::ApiError;
 
 pub const FHIR_JSON: &str = "application/fhir+json";
 
-/// Every route of the service. Unknown paths get PDS's UNSUPPORTED_REQUEST
-/// (see `startup`), unknown methods under `/Patient` UNSUPPORTED_SERVICE.
+/// Every (path, method) the service answers, with paths as `openapi.yaml`
+/// writes them. `routes` registers exactly these (and `openapi.yaml` must
+/// describe exactly these: `tests/api/spec.rs` checks). CORS preflights
+/// (`OPTIONS`) are answered by the CORS middleware, not by a route.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("/_ping", "GET"),
+    ("/_ping", "HEAD"),
+    ("/_status", "GET"),
+    ("/_status", "HEAD"),
+    ("/metrics", "GET"),
+    ("/metrics", "HEAD"),
+    ("/metadata", "GET"),
+    ("/metadata", "HEAD"),
+    ("/openapi.yaml", "GET"),
+    ("/openapi.json", "GET"),
+    ("/docs", "GET"),
+    (docs::REDOC_JS_PATH, "GET"),
+    ("/Patient", "GET"),
+    ("/Patient", "POST"),
+    ("/Patient/{id}", "GET"),
+    ("/Patient/{id}", "PATCH"),
+    ("/Patient/{id}/RelatedPerson", "GET"),
+    ("/Patient/{id}/_history", "GET"),
+    ("/Patient/{id}/_history/{vid}", "GET"),
+];
+
+/// Prefix of the routes behind the gate, rate limit and body cap.
+const PATIENT: &str = "/Patient";
+
+/// The handler for one entry of `ROUTES`.
+fn route(path: &str, method: &str) -> actix_web::Route {
+    let route = match method {
+        "GET" => web::get(),
+        "HEAD" => web::head(),
+        "POST" => web::post(),
+        "PATCH" => web::patch(),
+        other => unreachable!("no method {other} in ROUTES"),
+    };
+    match (path, method) {
+        ("/_ping", _) => route.to(health::ping),
+        ("/_status", _) => route.to(health::status),
+        ("/metrics", _) => route.to(metrics::metrics),
+        ("/metadata", _) => route.to(metadata::metadata),
+        ("/openapi.yaml", _) => route.to(docs::yaml),
+        ("/openapi.json", _) => route.to(docs::json),
+        ("/docs", _) => route.to(docs::page),
+        (docs::REDOC_JS_PATH, _) => route.to(docs::redoc_js),
+        ("/Patient", "GET") => route.to(search::search),
+        ("/Patient", "POST") => route.to(create::create),
+        ("/Patient/{id}", "GET") => route.to(patient::retrieve),
+        ("/Patient/{id}", "PATCH") => route.to(update::update),
+        ("/Patient/{id}/RelatedPerson", _) => route.to(related::related),
+        ("/Patient/{id}/_history", _) => route.to(history::history),
+        ("/Patient/{id}/_history/{vid}", _) => route.to(history::vread),
+        _ => unreachable!("no handler for {method} {path}"),
+    }
+}
+
+/// One resource per path of `ROUTES`, in order, with its methods; any other
+/// method gets UNSUPPORTED_SERVICE.
+fn resources() -> impl Iterator<Item = (&'static str, actix_web::Resource)> {
+    let mut paths: Vec<&'static str> = Vec::new();
+    for (path, _) in ROUTES {
+        if !paths.contains(path) {
+            paths.push(path);
+        }
+    }
+    paths.into_iter().map(|path| {
+        let mut resource = web::resource(path.strip_prefix(PATIENT).unwrap_or(path));
+        for (_, method) in ROUTES.iter().filter(|(p, _)| *p == path) {
+            resource = resource.route(route(path, method));
+        }
+        (path, resource.default_service(web::to(unsupported_service)))
+    })
+}
+
+/// Every route of the service (`ROUTES`). Unknown paths get PDS's
+/// UNSUPPORTED_REQUEST (see `startup`), unknown methods UNSUPPORTED_SERVICE.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/_ping")
-            .route(web::get().to(health::ping))
-            .route(web::head().to(health::ping))
-            .default_service(web::to(unsupported_service)),
-    )
-    .service(
-        web::resource("/_status")
-            .route(web::get().to(health::status))
-            .route(web::head().to(health::status))
-            .default_service(web::to(unsupported_service)),
-    )
-    .service(
-        web::resource("/metrics")
-            .route(web::get().to(metrics::metrics))
-            .route(web::head().to(metrics::metrics))
-            .default_service(web::to(unsupported_service)),
-    )
-    .service(
-        web::resource("/metadata")
-            .route(web::get().to(metadata::metadata))
-            .route(web::head().to(metadata::metadata))
-            .default_service(web::to(unsupported_service)),
-    )
-    .service(
-        // Outermost last: audit, then the gate, then the rate limit (which
-        // needs the gate's `Caller`), then the body cap.
-        web::scope("/Patient")
-            .wrap(from_fn(limits::body_limit))
-            .wrap(from_fn(limits::rate_limit))
-            .wrap(from_fn(gate::gate))
-            .wrap(from_fn(audit::audit))
-            .service(
-                web::resource("")
-                    .route(web::get().to(search::search))
-                    .route(web::post().to(create::create))
-                    .default_service(web::to(unsupported_service)),
-            )
-            .service(
-                web::resource("/{id}")
-                    .route(web::get().to(patient::retrieve))
-                    .route(web::patch().to(update::update))
-                    .default_service(web::to(unsupported_service)),
-            )
-            .service(
-                web::resource("/{id}/RelatedPerson")
-                    .route(web::get().to(related::related))
-                    .default_service(web::to(unsupported_service)),
-            )
-            .service(
-                web::resource("/{id}/_history")
-                    .route(web::get().to(history::history))
-                    .default_service(web::to(unsupported_service)),
-            )
-            .service(
-                web::resource("/{id}/_history/{vid}")
-                    .route(web::get().to(history::vread))
-                    .default_service(web::to(unsupported_service)),
-            )
-            .default_service(web::to(unsupported_service)),
-    );
+    // Outermost last: audit, then the gate, then the rate limit (which
+    // needs the gate's `Caller`), then the body cap.
+    let mut patient = web::scope(PATIENT)
+        .wrap(from_fn(limits::body_limit))
+        .wrap(from_fn(limits::rate_limit))
+        .wrap(from_fn(gate::gate))
+        .wrap(from_fn(audit::audit));
+    for (path, resource) in resources() {
+        if path == PATIENT || path.starts_with("/Patient/") {
+            patient = patient.service(resource);
+        } else {
+            cfg.service(resource);
+        }
+    }
+    cfg.service(patient.default_service(web::to(unsupported_service)));
 }
 
 /// The service's own base URL as the client reached it, for `fullUrl`s.

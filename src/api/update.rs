@@ -7,12 +7,9 @@
 
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
-use diesel::Connection;
-use sha2::{Digest, Sha256};
-use uuid::Uuid;
 
 use super::audit::AuditNote;
-use super::headers::X_REQUEST_ID;
+use super::writes::{self, retry_key};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::patch::{self, Editor, Op, PatchError};
@@ -20,7 +17,7 @@ use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::fhir::parse::ParseError;
-use crate::store::db::{Db, DbError};
+use crate::store::db::Db;
 use crate::store::updates::{self, Remembered};
 
 impl From<PatchError> for ApiError {
@@ -42,25 +39,6 @@ impl From<ParseError> for ApiError {
             ParseError::MissingValue { field } => ApiError::MissingValue(field),
             ParseError::TooManyValues { field } => ApiError::TooManyValues(field),
         }
-    }
-}
-
-/// An error inside the update transaction: either the database's, or the
-/// request's (which rolls the transaction back just the same).
-enum TxError {
-    Db(diesel::result::Error),
-    Api(ApiError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl From<ApiError> for TxError {
-    fn from(e: ApiError) -> Self {
-        TxError::Api(e)
     }
 }
 
@@ -127,26 +105,13 @@ pub async fn update(
         .map_err(|e| ApiError::InvalidUpdate(format!("the body is not valid JSON: {e}")))?;
     let ops = patch::parse_ops(&json)?;
 
-    // The gate has checked X-Request-ID is a UUID.
-    let request_id = req
-        .headers()
-        .get(X_REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| Uuid::try_parse(v).ok())
-        .ok_or(ApiError::MissingRequestId)?;
-    let hash = Sha256::new()
-        .chain_update(b"PATCH ")
-        .chain_update(req.path().as_bytes())
-        .chain_update(b"\n")
-        .chain_update(&body)
-        .finalize()
-        .to_vec();
+    let (request_id, hash) = retry_key(&req, &body)?;
     let clearance = caller.grants.clearance;
     let audit = crate::api::audit::event_for(&req, &caller, "update", nhs_number);
 
     let answer = db
         .run(move |conn| {
-            let outcome = conn.transaction::<Answer, TxError, _>(|conn| {
+            writes::transaction(conn, |conn| {
                 let row = updates::lock(conn, nhs_number)?.ok_or(ApiError::NotFound)?;
                 if let Some(previous) = updates::remembered(conn, request_id)? {
                     if previous.request_hash != hash {
@@ -194,12 +159,7 @@ pub async fn update(
                     },
                 )?;
                 Ok(Answer { body, version, replayed: false })
-            });
-            match outcome {
-                Ok(answer) => Ok(Ok(answer)),
-                Err(TxError::Api(e)) => Ok(Err(e)),
-                Err(TxError::Db(e)) => Err(DbError::from(e)),
-            }
+            })
         })
         .await??;
     // The audit row of a success is already committed with the change.

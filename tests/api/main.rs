@@ -12,4 +12,5 @@ mod related;
 mod retrieve;
 mod search;
 mod seed;
+mod spec;
 mod update;
