@@ -1,11 +1,11 @@
 //! Request-scoped headers: the mandatory X-Request-ID, the echo of the
 //! tracing ids, and one log line per request.
 
-use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
+use actix_web::{Error, HttpMessage};
 use std::time::Instant;
 use uuid::Uuid;
 
@@ -74,12 +74,18 @@ pub async fn log_request(
         .request()
         .match_pattern()
         .unwrap_or_else(|| "-".into());
+    let access_mode = response
+        .request()
+        .extensions()
+        .get::<crate::auth::caller::Caller>()
+        .map_or("-", |c| c.mode.as_str());
     tracing::info!(
         %method,
         route,
         status = response.status().as_u16(),
         latency_us = started.elapsed().as_micros() as u64,
         request_id,
+        access_mode,
         "request"
     );
     Ok(response)
