@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{date, instant, urls::*};
-use crate::domain::codes::{AddressUse, TelecomSystem};
+use crate::domain::codes::{AddressUse, NameUse, TelecomSystem};
 use crate::domain::patient::*;
 
 pub fn render(patient: &Patient) -> Value {
@@ -90,21 +90,36 @@ pub(super) fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
 fn name(n: &Name) -> Value {
     let mut v = Map::new();
     v.insert("id".into(), json!(n.id));
-    v.insert("use".into(), json!(n.name_use.code()));
-    period(&n.period, &mut v);
-    if !n.given.is_empty() {
-        v.insert("given".into(), json!(n.given));
+    name_fields(
+        &mut v, n.name_use, &n.period, &n.given, &n.family, &n.prefix, &n.suffix,
+    );
+    Value::Object(v)
+}
+
+/// A name's elements after its `id` (shared with related people).
+pub(super) fn name_fields(
+    v: &mut Map<String, Value>,
+    name_use: NameUse,
+    period_of: &Option<Period>,
+    given: &[String],
+    family: &Option<String>,
+    prefix: &[String],
+    suffix: &[String],
+) {
+    v.insert("use".into(), json!(name_use.code()));
+    period(period_of, v);
+    if !given.is_empty() {
+        v.insert("given".into(), json!(given));
     }
-    if let Some(f) = &n.family {
+    if let Some(f) = family {
         v.insert("family".into(), json!(f));
     }
-    if !n.prefix.is_empty() {
-        v.insert("prefix".into(), json!(n.prefix));
+    if !prefix.is_empty() {
+        v.insert("prefix".into(), json!(prefix));
     }
-    if !n.suffix.is_empty() {
-        v.insert("suffix".into(), json!(n.suffix));
+    if !suffix.is_empty() {
+        v.insert("suffix".into(), json!(suffix));
     }
-    Value::Object(v)
 }
 
 fn address(a: &Address) -> Value {

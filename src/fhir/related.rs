@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::patient::{address_fields, communication, contact_preference, period};
+use super::patient::{address_fields, communication, contact_preference, name_fields, period};
 use super::urls::*;
 use crate::domain::related::*;
 
@@ -78,20 +78,9 @@ fn relationship(r: Relationship) -> Value {
 
 fn name(n: &PersonName) -> Value {
     let mut v = Map::new();
-    v.insert("use".into(), json!(n.name_use.code()));
-    period(&n.period, &mut v);
-    if !n.given.is_empty() {
-        v.insert("given".into(), json!(n.given));
-    }
-    if let Some(f) = &n.family {
-        v.insert("family".into(), json!(f));
-    }
-    if !n.prefix.is_empty() {
-        v.insert("prefix".into(), json!(n.prefix));
-    }
-    if !n.suffix.is_empty() {
-        v.insert("suffix".into(), json!(n.suffix));
-    }
+    name_fields(
+        &mut v, n.name_use, &n.period, &n.given, &n.family, &n.prefix, &n.suffix,
+    );
     Value::Object(v)
 }
 
