@@ -20,6 +20,12 @@ pub struct Settings {
     pub db_wait: Duration,
     /// `WORKERS`, default the number of CPUs.
     pub workers: usize,
+    /// `LOOKUP_THREADS`, default 2: threads (each with a connection of its
+    /// own, beside the pool) that answer retrieves in batches.
+    pub lookup_threads: usize,
+    /// `LOOKUP_QUEUE`, default 1024: retrieves that may wait for those
+    /// threads; more at once get 503 straight away.
+    pub lookup_queue: usize,
     /// `SEED_COUNT`, default 10000: synthetic patients loaded into an empty store.
     pub seed_count: u64,
     /// `SEED`, default 1: makes the synthetic population reproducible.
@@ -142,6 +148,8 @@ impl Settings {
             pool_size: parsed("DB_POOL_SIZE", 4u32)?.max(1),
             db_wait: Duration::from_millis(parsed("DB_WAIT_MS", 1000u64)?),
             workers: parsed("WORKERS", workers)?.max(1),
+            lookup_threads: parsed("LOOKUP_THREADS", 2usize)?.max(1),
+            lookup_queue: parsed("LOOKUP_QUEUE", 1024usize)?.max(1),
             seed_count: parsed("SEED_COUNT", 10_000)?,
             seed: parsed("SEED", 1)?,
             log_json: var("LOG_FORMAT").is_some_and(|v| v.eq_ignore_ascii_case("json")),

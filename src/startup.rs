@@ -18,7 +18,8 @@ use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
 use crate::config::{AuthSettings, Settings};
 use crate::store::audit::Auditor;
-use crate::store::db::Db;
+use crate::store::db::{self, Db};
+use crate::store::lookup::Lookup;
 use crate::store::provision::LocalCluster;
 use crate::store::{migrate, seed};
 
@@ -133,6 +134,16 @@ impl Application {
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
         let db = Db::new(database_url, settings.pool_size, settings.db_wait);
+        let lookup = web::Data::new(Lookup::start(
+            db::pool(
+                database_url,
+                settings.lookup_threads as u32,
+                settings.db_wait,
+            ),
+            settings.lookup_threads,
+            settings.lookup_queue,
+            settings.db_wait,
+        ));
         let auditor = Auditor::start(database_url);
         let data = web::Data::new(db.clone());
         let gate = web::Data::new(build_gate(&settings.auth)?);
@@ -147,6 +158,7 @@ impl Application {
         let server = HttpServer::new(move || {
             App::new()
                 .app_data(data.clone())
+                .app_data(lookup.clone())
                 .app_data(gate.clone())
                 .app_data(audit.clone())
                 .app_data(metrics.clone())

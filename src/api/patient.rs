@@ -8,21 +8,18 @@ use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
-use crate::store::db::Db;
-use crate::store::patients::{self, Retrieved};
+use crate::store::lookup::Lookup;
+use crate::store::patients::Retrieved;
 
 pub async fn retrieve(
     req: HttpRequest,
-    db: web::Data<Db>,
+    lookup: web::Data<Lookup>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
     may_read(&caller, nhs_number)?;
-    let found = db
-        .run(move |conn| patients::retrieve(conn, nhs_number))
-        .await?;
-    let patient = match found {
+    let patient = match lookup.retrieve(nhs_number).await? {
         Retrieved::Current(patient) => *patient,
         Retrieved::Invalidated => return Err(ApiError::Invalidated),
         Retrieved::Missing => return Err(ApiError::NotFound),

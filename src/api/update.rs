@@ -143,7 +143,7 @@ pub async fn update(
                     .into());
                 }
                 let after = apply(&before, &ops, editor)?;
-                updates::write(conn, &row, &after)?;
+                updates::write(conn, &row, &before, &after)?;
                 let (shown, _) = after.clone().visible_to(if editor == Editor::Patient { Clearance::All } else { clearance });
                 let body = serde_json::to_vec(&fhir::patient::render(&shown)).map_err(|e| ApiError::Internal(e.to_string()))?;
                 let version = after.version as i32;

@@ -177,8 +177,7 @@ mod tests {
     use super::*;
     use crate::domain::Patient;
     use crate::store::patients::{self as store_patients, PatientRow};
-    use crate::store::testing::{server_url, with_database};
-    use diesel::connection::SimpleConnection;
+    use crate::store::testing::ScratchDb;
 
     #[test]
     fn ranges_parse_to_whole_blocks_of_ten() {
@@ -208,37 +207,6 @@ mod tests {
         }
     }
 
-    /// A migrated database of its own, dropped at the end.
-    struct Db {
-        name: String,
-        admin: String,
-    }
-
-    impl Db {
-        fn new() -> (Self, PgConnection) {
-            let admin = server_url();
-            let name = format!("alloc_test_{}", Uuid::new_v4().simple());
-            PgConnection::establish(&admin)
-                .expect("the allocation tests need PostgreSQL (DATABASE_URL or target/test-pg)")
-                .batch_execute(&format!("CREATE DATABASE \"{name}\""))
-                .unwrap();
-            let mut conn = PgConnection::establish(&with_database(&admin, &name)).unwrap();
-            crate::store::migrate::run(&mut conn).unwrap();
-            (Self { name, admin }, conn)
-        }
-    }
-
-    impl Drop for Db {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = PgConnection::establish(&self.admin) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.name
-                ));
-            }
-        }
-    }
-
     fn store(conn: &mut PgConnection, n: NhsNumber) {
         let row = PatientRow::from_patient(&Patient::minimal(n, 1), None);
         store_patients::insert(conn, &[row], &[]).unwrap();
@@ -246,7 +214,7 @@ mod tests {
 
     #[test]
     fn numbers_are_valid_skip_taken_ones_survive_rollback_and_run_out() {
-        let (_db, mut conn) = Db::new();
+        let (_db, mut conn) = ScratchDb::new("alloc_test");
         // 30 stems: about 27 with a check digit.
         let range = AllocationRange::parse("9000002000-9000002299").unwrap();
         let valid: Vec<NhsNumber> = (900_000_200..=900_000_229)

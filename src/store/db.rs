@@ -58,6 +58,9 @@ pub enum DbError {
     Query(DieselError),
     #[error(transparent)]
     Corrupt(#[from] CodecError),
+    /// A failure shared by several requests (a batched lookup), as text.
+    #[error("database error: {0}")]
+    Shared(String),
 }
 
 impl From<DieselError> for DbError {
@@ -102,18 +105,8 @@ impl Db {
     /// Builds the pool without connecting: the server starts (and answers
     /// 503) even while the database is down, and recovers when it returns.
     pub fn new(url: &str, size: u32, wait: Duration) -> Self {
-        let pool = r2d2::Pool::builder()
-            .max_size(size)
-            .min_idle(Some(0))
-            .connection_timeout(wait)
-            // Checking each checkout would add a round trip per request;
-            // broken connections are caught by `Conn::broken` instead.
-            .test_on_check_out(false)
-            .build_unchecked(Manager {
-                url: url.to_owned(),
-            });
         Self {
-            pool,
+            pool: pool(url, size, wait),
             permits: Arc::new(Semaphore::new(size as usize)),
             wait,
         }
@@ -137,16 +130,40 @@ impl Db {
         let wait = self.wait;
         actix_web::web::block(move || {
             let _permit = permit;
-            let mut conn = pool
-                .get_timeout(wait)
-                .map_err(|e| DbError::Unavailable(e.to_string()))?;
-            let result = work(&mut conn.pg);
-            if matches!(result, Err(DbError::Unavailable(_))) {
-                conn.broken = true;
-            }
-            result
+            with_conn(&pool, wait, work)
         })
         .await
         .map_err(|e| DbError::Unavailable(format!("blocking pool: {e}")))?
     }
+}
+
+/// A pool of `size` connections, opened lazily.
+pub fn pool(url: &str, size: u32, wait: Duration) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(size)
+        .min_idle(Some(0))
+        .connection_timeout(wait)
+        // Checking each checkout would add a round trip per request;
+        // broken connections are caught by `Conn::broken` instead.
+        .test_on_check_out(false)
+        .build_unchecked(Manager {
+            url: url.to_owned(),
+        })
+}
+
+/// Runs `work` on this (blocking) thread with a pooled connection; a
+/// connection that failed at the transport level is not reused.
+pub fn with_conn<T>(
+    pool: &Pool,
+    wait: Duration,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    let mut conn = pool
+        .get_timeout(wait)
+        .map_err(|e| DbError::Unavailable(e.to_string()))?;
+    let result = work(&mut conn.pg);
+    if matches!(result, Err(DbError::Unavailable(_))) {
+        conn.broken = true;
+    }
+    result
 }

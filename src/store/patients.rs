@@ -17,7 +17,7 @@ const INVALIDATED: i16 = 3;
 /// few hops, and treat a longer or circular chain as not found.
 const MAX_SUPERSEDED_HOPS: usize = 8;
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, QueryableByName, Selectable, Insertable)]
 #[diesel(table_name = patients, check_for_backend(diesel::pg::Pg))]
 #[diesel(treat_none_as_default_value = false)]
 pub struct PatientRow {
@@ -34,7 +34,7 @@ pub struct PatientRow {
 }
 
 /// A family name the patient no longer uses, for history searches.
-#[derive(Debug, Clone, Queryable, Insertable)]
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
 #[diesel(table_name = patient_former_names, check_for_backend(diesel::pg::Pg))]
 #[diesel(treat_none_as_default_value = false)]
 pub struct FormerNameRow {
@@ -138,22 +138,43 @@ fn index_of<T: PartialEq>(all: &[T], value: T) -> i16 {
 /// One indexed lookup per hop; a record that was never merged (nearly all)
 /// costs a single round trip.
 pub fn retrieve(conn: &mut PgConnection, nhs_number: NhsNumber) -> Result<Retrieved, DbError> {
-    let mut key = nhs_number.as_i64();
-    for _ in 0..=MAX_SUPERSEDED_HOPS {
-        let row = patients::table
-            .find(key)
-            .select(PatientRow::as_select())
-            .first(conn)
-            .optional()?;
-        let Some(row) = row else {
+    let row = find(conn, nhs_number.as_i64())?;
+    follow(conn, row)
+}
+
+fn find(conn: &mut PgConnection, key: i64) -> Result<Option<PatientRow>, DbError> {
+    Ok(patients::table
+        .find(key)
+        .select(PatientRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The rows for these numbers, in one query (`= ANY($1)`, one prepared
+/// statement whatever the count).
+pub fn find_many(conn: &mut PgConnection, keys: &[i64]) -> Result<Vec<PatientRow>, DbError> {
+    Ok(patients::table
+        .filter(patients::nhs_number.eq_any(keys))
+        .select(PatientRow::as_select())
+        .load(conn)?)
+}
+
+/// What the row found for a number means to a retrieve: missing,
+/// invalidated, current, or merged into another record (followed, one
+/// lookup per hop).
+pub fn follow(conn: &mut PgConnection, row: Option<PatientRow>) -> Result<Retrieved, DbError> {
+    let mut row = row;
+    for hop in 0..=MAX_SUPERSEDED_HOPS {
+        let Some(found) = row else {
             return Ok(Retrieved::Missing);
         };
-        if row.security == INVALIDATED {
+        if found.security == INVALIDATED {
             return Ok(Retrieved::Invalidated);
         }
-        match row.superseded_by {
-            Some(next) => key = next,
-            None => return Ok(Retrieved::Current(Box::new(row.into_patient()?))),
+        match found.superseded_by {
+            Some(next) if hop < MAX_SUPERSEDED_HOPS => row = find(conn, next)?,
+            Some(_) => break,
+            None => return Ok(Retrieved::Current(Box::new(found.into_patient()?))),
         }
     }
     Ok(Retrieved::Missing)
@@ -205,6 +226,11 @@ pub fn copy_in(
         .execute(conn)?)
 }
 
-pub fn count(conn: &mut PgConnection) -> Result<i64, DbError> {
-    Ok(patients::table.count().get_result(conn)?)
+/// Whether any patient is stored: one index probe, where `count` would read
+/// all 70 million rows at start-up.
+pub fn any(conn: &mut PgConnection) -> Result<bool, DbError> {
+    Ok(diesel::select(diesel::dsl::exists(
+        patients::table.select(patients::nhs_number),
+    ))
+    .get_result(conn)?)
 }

@@ -1,6 +1,8 @@
 //! Shared by the unit and end-to-end tests: which PostgreSQL server to test
 //! against, and URLs for databases on it.
 
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
 use std::path::PathBuf;
 
 use super::provision::LocalCluster;
@@ -37,6 +39,38 @@ pub fn with_database(url: &str, name: &str) -> String {
     match query {
         Some(q) => format!("{prefix}/{name}?{q}"),
         None => format!("{prefix}/{name}"),
+    }
+}
+
+/// A migrated database of its own for a unit test, dropped at the end.
+pub struct ScratchDb {
+    name: String,
+    admin: String,
+}
+
+impl ScratchDb {
+    pub fn new(prefix: &str) -> (Self, PgConnection) {
+        let admin = server_url();
+        let name = format!("{prefix}_{}", uuid::Uuid::new_v4().simple());
+        PgConnection::establish(&admin)
+            .expect("this test needs PostgreSQL (DATABASE_URL or target/test-pg)")
+            .batch_execute(&format!("CREATE DATABASE \"{name}\""))
+            .expect("creating a scratch database");
+        let mut conn = PgConnection::establish(&with_database(&admin, &name))
+            .expect("connecting to the scratch database");
+        super::migrate::run(&mut conn).expect("migrating the scratch database");
+        (Self { name, admin }, conn)
+    }
+}
+
+impl Drop for ScratchDb {
+    fn drop(&mut self) {
+        if let Ok(mut admin) = PgConnection::establish(&self.admin) {
+            let _ = admin.batch_execute(&format!(
+                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
+                self.name
+            ));
+        }
     }
 }
 

@@ -37,10 +37,15 @@ struct VersionRow<'a> {
     details: &'a [u8],
 }
 
-/// Moves `old` to the history table and writes `new` (version + 1) in its
-/// place; the `version` guard makes a lost update impossible even without
-/// the row lock.
-pub fn write(conn: &mut PgConnection, old: &PatientRow, new: &Patient) -> QueryResult<()> {
+/// Moves `old` (`before`, decoded) to the history table and writes `new`
+/// (version + 1) in its place; the `version` guard makes a lost update
+/// impossible even without the row lock.
+pub fn write(
+    conn: &mut PgConnection,
+    old: &PatientRow,
+    before: &Patient,
+    new: &Patient,
+) -> QueryResult<()> {
     diesel::insert_into(patient_versions::table)
         .values(VersionRow {
             nhs_number: old.nhs_number,
@@ -69,13 +74,17 @@ pub fn write(conn: &mut PgConnection, old: &PatientRow, new: &Patient) -> QueryR
     if updated != 1 {
         return Err(diesel::result::Error::RollbackTransaction);
     }
-    diesel::delete(
-        patient_former_names::table.filter(patient_former_names::nhs_number.eq(old.nhs_number)),
-    )
-    .execute(conn)?;
-    diesel::insert_into(patient_former_names::table)
-        .values(FormerNameRow::of(new))
+    // Most updates leave the former names alone: skip two round trips.
+    let former = FormerNameRow::of(new);
+    if former != FormerNameRow::of(before) {
+        diesel::delete(
+            patient_former_names::table.filter(patient_former_names::nhs_number.eq(old.nhs_number)),
+        )
         .execute(conn)?;
+        diesel::insert_into(patient_former_names::table)
+            .values(former)
+            .execute(conn)?;
+    }
     Ok(())
 }
 

@@ -193,6 +193,8 @@ pub fn settings() -> Settings {
         pool_size: 2,
         db_wait: Duration::from_millis(500),
         workers: 1,
+        lookup_threads: 1,
+        lookup_queue: 64,
         seed_count: 0,
         seed: 0,
         log_json: false,

@@ -73,13 +73,15 @@ async fn a_stopped_database_gives_503_and_the_server_recovers_when_it_returns() 
     assert_eq!(status.status(), 200);
 }
 
+const SEARCH: &str = "/Patient?family=Smith&birthdate=eq2010-10-22";
+
 #[tokio::test]
 async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
     let mut s = settings();
     s.pool_size = 1;
     s.db_wait = std::time::Duration::from_millis(300);
     let app = TestApp::spawn_with(s).await;
-    assert_eq!(app.get("/Patient/9000000009").await.status(), 200);
+    assert_eq!(app.get(SEARCH).await.status(), 200);
 
     // Hold the only connection, as a slow request would.
     let pool = app.app_db.pool().clone();
@@ -87,11 +89,54 @@ async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
         .await
         .unwrap();
     let started = Instant::now();
-    let response = app.get("/Patient/9000000009").await;
+    let response = app.get(SEARCH).await;
     assert_eq!(response.status(), 503);
     assert!(started.elapsed() < Duration::from_secs(3));
     assert!(response.headers().contains_key("retry-after"));
     drop(held);
 
+    assert_eq!(app.get(SEARCH).await.status(), 200);
+}
+
+#[tokio::test]
+async fn a_stuck_retrieve_lookup_gives_503_quickly_and_recovers() {
+    let mut s = settings();
+    s.lookup_threads = 1;
+    s.lookup_queue = 1;
+    s.db_wait = std::time::Duration::from_millis(300);
+    let app = TestApp::spawn_with(s).await;
     assert_eq!(app.get("/Patient/9000000009").await.status(), 200);
+
+    // Another session locks the table, so the lookup thread's query waits.
+    let url = app.database.as_ref().expect("own database").url.clone();
+    let (unlock, unlocked) = std::sync::mpsc::channel::<()>();
+    let (is_locked, locked) = std::sync::mpsc::channel::<()>();
+    let locker = std::thread::spawn(move || {
+        use diesel::connection::SimpleConnection;
+        let mut conn = PgConnection::establish(&url).unwrap();
+        conn.batch_execute("BEGIN; LOCK TABLE patients IN ACCESS EXCLUSIVE MODE")
+            .unwrap();
+        is_locked.send(()).unwrap();
+        let _ = unlocked.recv();
+        conn.batch_execute("ROLLBACK").unwrap();
+    });
+    locked.recv().unwrap();
+
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = app.get("/Patient/9000000009").await;
+        assert_eq!(response.status(), 503);
+        assert!(started.elapsed() < Duration::from_secs(3));
+        assert_eq!(response.headers()["retry-after"], "5");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(spine_code(&body), "SERVICE_UNAVAILABLE");
+    }
+    unlock.send(()).unwrap();
+    locker.join().unwrap();
+
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while app.get("/Patient/9000000009").await.status() != 200 {
+        assert!(Instant::now() < deadline, "did not recover");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }

@@ -250,3 +250,34 @@ async fn synthetic_patients_are_served_too() {
         first.patient.details.names[0].family.as_deref()
     );
 }
+
+#[tokio::test]
+async fn concurrent_retrieves_batched_together_each_get_their_own_answer() {
+    let app = TestApp::spawn().await;
+    // Found, merged, invalidated, missing and repeated numbers in flight at
+    // once: the lookup thread answers them in shared batches.
+    let cases = [
+        (sandbox::JANE_SMITH, 200, sandbox::JANE_SMITH),
+        (sandbox::JAYNE_SMYTH, 200, sandbox::JAYNE_SMYTH),
+        (sandbox::MINIMAL, 200, sandbox::MINIMAL),
+        (sandbox::SUPERSEDED, 200, sandbox::JANE_SMITH),
+        (sandbox::INVALIDATED, 404, "INVALIDATED_RESOURCE"),
+        ("9691914948", 404, "RESOURCE_NOT_FOUND"),
+    ];
+    let requests = (0..120).map(|i| {
+        let (id, status, expected) = cases[i % cases.len()];
+        let app = &app;
+        async move {
+            let response = app.get(&format!("/Patient/{id}")).await;
+            assert_eq!(response.status(), status, "{id}");
+            let body = json(response).await;
+            let got = if status == 200 {
+                body["id"].as_str().unwrap_or_default().to_owned()
+            } else {
+                spine_code(&body).to_owned()
+            };
+            assert_eq!(got, expected, "answer for {id}");
+        }
+    });
+    futures_util::future::join_all(requests).await;
+}

@@ -531,3 +531,49 @@ async fn the_history_bundle_pages_newest_first() {
     assert_eq!(second["entry"][0]["resource"]["meta"]["versionId"], "3");
     assert_eq!(second["entry"][0]["resource"]["gender"], "male");
 }
+
+#[tokio::test]
+async fn an_old_name_added_by_patch_is_found_by_history_search_and_survives_other_updates() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let history_search = "/Patient?family=Formerly&birthdate=eq2010-10-22&_history=true";
+    let found = |body: Value| body["total"].as_u64();
+    assert_eq!(
+        found(app.get(history_search).await.json().await.unwrap()),
+        Some(0)
+    );
+
+    let old_name = json!({"patches": [{"op": "add", "path": "/name/-", "value":
+        {"use": "old", "family": "Formerly", "given": ["Jane"], "period": {"start": "2001-01-01", "end": "2005-01-01"}}}]});
+    let (status, etag, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &old_name,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let after_name = app.get(history_search).await.json::<Value>().await.unwrap();
+    assert_eq!(after_name["entry"][0]["resource"]["id"], "9000000009");
+    // Not a current name: a search without history does not find it.
+    let current = app
+        .get("/Patient?family=Formerly&birthdate=eq2010-10-22")
+        .await;
+    assert_eq!(found(current.json().await.unwrap()), Some(0));
+
+    // A later update that leaves the names alone keeps the old one findable.
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        etag.as_deref(),
+        &gender("male"),
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let still = app.get(history_search).await.json::<Value>().await.unwrap();
+    assert_eq!(still["entry"][0]["resource"]["id"], "9000000009");
+}

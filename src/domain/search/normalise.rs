@@ -5,7 +5,8 @@
 /// anything but letters, digits, spaces, hyphens and apostrophes dropped,
 /// runs of spaces collapsed. `*` is kept for wildcard patterns.
 pub fn name(text: &str) -> String {
-    let folded = deunicode::deunicode(text);
+    // Borrowed when already ASCII: this runs for every candidate's names.
+    let folded = deunicode::deunicode_with_tofu_cow(text, "[?]");
     let mut out = String::with_capacity(folded.len());
     for c in folded.chars() {
         let c = c.to_ascii_uppercase();
@@ -15,7 +16,8 @@ pub fn name(text: &str) -> String {
             out.push(' ');
         }
     }
-    out.trim_end().to_owned()
+    out.truncate(out.trim_end().len());
+    out
 }
 
 /// Upper case without spaces: `ls1 6ae` → `LS16AE`.

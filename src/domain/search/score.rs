@@ -710,11 +710,20 @@ impl Key {
         {
             best = best.max(NICKNAME_SIMILARITY);
         }
-        if best < PHONETIC_SIMILARITY.max(jw) && self.codes.agree(&Codes::of(name)) {
+        // Soundex keeps the first letter, so names that start differently
+        // cannot agree: skip computing their codes (most candidates).
+        if best < PHONETIC_SIMILARITY.max(jw)
+            && first_letter(text) == first_letter(name)
+            && self.codes.agree(&Codes::of(name))
+        {
             best = best.max(PHONETIC_SIMILARITY.max(jw));
         }
         best
     }
+}
+
+fn first_letter(text: &str) -> Option<u8> {
+    text.bytes().find(u8::is_ascii_alphabetic)
 }
 
 /// Soundex and Double Metaphone codes of a name (letters only).

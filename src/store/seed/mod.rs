@@ -65,7 +65,7 @@ pub fn ensure_seeded(
     count: u64,
     seed: u64,
 ) -> anyhow::Result<Option<LoadReport>> {
-    if patients::count(conn)? > 0 {
+    if patients::any(conn)? {
         return Ok(None);
     }
     insert_sandbox(conn)?;
@@ -94,7 +94,7 @@ pub fn reseed(
                  run `seed --replace --count N` to load a new population instead"
             );
         }
-        if patients::count(conn)? == 0 {
+        if !patients::any(conn)? {
             insert_sandbox(conn)?;
         }
     }

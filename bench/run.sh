@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# The benchmark: loads N synthetic patients into a cluster of its own
+# (data/bench-pg), reports load speed and store size, starts the release
+# server on it and drives every scenario over loopback with wrk, inputs drawn
+# at random from the loaded population. pgbench's select-only run on the same
+# cluster gives this machine's primary-key lookup ceiling.
+#
+#   bench/run.sh [--patients N] [--seconds S] [--connections C] [--reuse]
+#
+# --reuse keeps a population already loaded with the same N (no reload).
+# Writes bench/results/<date>-<N>.md and prints the same table.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PATIENTS=10000000 SECONDS_EACH=20 CONNECTIONS=32 REUSE=false
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --patients) PATIENTS=$2; shift 2 ;;
+    --seconds) SECONDS_EACH=$2; shift 2 ;;
+    --connections) CONNECTIONS=$2; shift 2 ;;
+    --reuse) REUSE=true; shift ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+  esac
+done
+
+export PG_DATA_DIR=$PWD/data/bench-pg PG_PORT=5439 DEV_KEYS_DIR=$PWD/data/bench-keys
+export SEED_COUNT=0 BIND=127.0.0.1:8090 RUST_LOG=warn RATE_LIMIT_PER_SECOND=0
+export BENCH_WORK=$PWD/data/bench-work
+RESULTS=bench/results/$(date +%F)-$PATIENTS.md
+mkdir -p "$BENCH_WORK" bench/results
+
+need() { command -v "$1" >/dev/null || { echo "installing $2"; apt-get install -y "$2" >/dev/null; }; }
+need wrk wrk
+need bc bc
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
+PGBENCH=$(command -v pgbench || echo "$PGBIN/pgbench")
+
+cargo build --release --quiet
+PDS=target/release/pds
+sql() { psql -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -d "${DB:-pds}" -Atq "$@"; }
+
+"$PDS" migrate >/dev/null
+have=$(sql -c "SELECT count(*) FROM patients WHERE nhs_number >= 9100000000")
+LOAD_LINE="population already loaded (--reuse): not timed"
+if [ "$REUSE" != true ] || [ "$have" != "$PATIENTS" ]; then
+  echo "== loading $PATIENTS patients"
+  start=$(date +%s.%N)
+  LOAD_LINE=$("$PDS" seed --count "$PATIENTS" --replace 2>/dev/null | tail -1)
+  sql -c "VACUUM ANALYZE"
+  LOAD_LINE="$LOAD_LINE; VACUUM ANALYZE after; $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.0f') s in all"
+  echo "$LOAD_LINE"
+fi
+
+read -r PATIENT_ROWS TABLE_BYTES INDEX_BYTES < <(sql -F ' ' -c "
+  SELECT (SELECT count(*) FROM patients),
+         pg_table_size('patients') + pg_table_size('patient_former_names'),
+         pg_indexes_size('patients') + pg_indexes_size('patient_former_names')")
+per() { echo "scale=1; $1 / $PATIENT_ROWS" | bc; }
+STORE_LINE="$PATIENT_ROWS patients: tables $(per "$TABLE_BYTES") B/patient, indexes $(per "$INDEX_BYTES") B/patient, $(per "$((TABLE_BYTES + INDEX_BYTES))") B/patient in all ($((  (TABLE_BYTES + INDEX_BYTES) / 1048576 )) MiB)"
+echo "$STORE_LINE"
+
+# Inputs: real patients drawn at random from the loaded population.
+"$PDS" sample --count 200000 2>/dev/null > "$BENCH_WORK/people.txt"
+cut -d' ' -f1 "$BENCH_WORK/people.txt" > "$BENCH_WORK/ids.txt"
+
+export BENCH_TOKEN
+BENCH_TOKEN=$("$PDS" token clinician 2>/dev/null)
+FIRST_ID=$(head -1 "$BENCH_WORK/ids.txt")
+
+# Start-up: from exec to the first retrieve answered, on the loaded store.
+start=$(date +%s%N)
+"$PDS" > "$BENCH_WORK/server.log" 2>&1 &
+SERVER=$!
+trap 'kill $SERVER 2>/dev/null || true' EXIT
+until curl -sf -o /dev/null -H "Authorization: Bearer $BENCH_TOKEN" \
+  -H "X-Request-ID: 60e0b220-8136-4ca5-ae46-1d97ef59d068" "http://$BIND/Patient/$FIRST_ID"; do
+  kill -0 $SERVER 2>/dev/null || { cat "$BENCH_WORK/server.log"; exit 1; }
+  sleep 0.005
+done
+STARTUP_MS=$(( ($(date +%s%N) - start) / 1000000 ))
+echo "start-up to first retrieve: $STARTUP_MS ms"
+
+rss_mb() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
+ROWS=()
+RSS_UNDER_LOAD=0
+row() { # name connections script -> one table row
+  local out result rss
+  out=$(mktemp)
+  wrk -t2 -c"$2" -d"${SECONDS_EACH}s" -s "bench/wrk/$3.lua" "http://$BIND" > "$out" &
+  local wrk_pid=$!
+  sleep "$(( SECONDS_EACH / 2 ))"
+  rss=$(rss_mb VmRSS)
+  wait $wrk_pid
+  result=$(grep '^RESULT' "$out" || { cat "$out" >&2; echo "RESULT 0 0 0 0 -1 0 0"; })
+  rm -f "$out"
+  read -r _ rps p50 p99 p999 errors patches patch_failed <<< "$result"
+  local note="RSS ${rss} MB"
+  if [ "$3" = patch ] || [ "$3" = mixed ]; then
+    note="$note; PATCH $patches/s, $patch_failed refused"
+  fi
+  RSS_UNDER_LOAD=$(echo "if ($rss > $RSS_UNDER_LOAD) $rss else $RSS_UNDER_LOAD" | bc)
+  ROWS+=("| $1 | $2 | $rps | $p50 | $p99 | $p999 | $errors | $note |")
+  echo "${ROWS[-1]}"
+  [ "$1" = retrieve ] && RETRIEVE_RPS=$rps
+  return 0
+}
+
+echo "== scenarios, ${SECONDS_EACH}s each"
+row retrieve "$CONNECTIONS" retrieve
+row "retrieve, overload" 256 retrieve
+row "search family + birthdate" "$CONNECTIONS" family_birthdate
+row "search wildcard family" "$CONNECTIONS" wildcard
+row "search fuzzy" "$CONNECTIONS" fuzzy
+row "read + PATCH telecom" "$CONNECTIONS" patch
+row "mixed 70/25/5" "$CONNECTIONS" mixed
+PEAK_RSS=$(rss_mb VmHWM)
+
+# The ceiling: pgbench's built-in select-only script, prepared, same clients.
+DB=postgres sql -c "SELECT 1 FROM pg_database WHERE datname = 'pgbench'" | grep -q 1 \
+  || DB=postgres sql -c "CREATE DATABASE pgbench"
+if ! DB=pgbench sql -c "SELECT 1 FROM pgbench_accounts LIMIT 1" >/dev/null 2>&1; then
+  "$PGBENCH" -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -i -s 10 -q pgbench >/dev/null 2>&1
+fi
+PGBENCH_TPS=$("$PGBENCH" -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -S -M prepared \
+  -c "$CONNECTIONS" -j 2 -T "$SECONDS_EACH" pgbench 2>/dev/null \
+  | awk '/^tps/ { printf "%.0f", $3 }')
+RATIO=$(echo "scale=1; 100 * $RETRIEVE_RPS / $PGBENCH_TPS" | bc)
+echo "pgbench -S -M prepared: $PGBENCH_TPS tps; retrieve is $RATIO% of it"
+
+{
+  echo "# Benchmark: $PATIENTS patients, $(date +%F)"
+  echo
+  echo "Command: \`bench/run.sh --patients $PATIENTS --seconds $SECONDS_EACH --connections $CONNECTIONS\`"
+  echo "(commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ', with uncommitted changes'))."
+  echo
+  echo "## Machine"
+  echo
+  echo "- $(nproc) cores: $(lscpu | awk -F: '/Model name/ { gsub(/^ +/, "", $2); print $2; exit }')"
+  echo "- $(free -g | awk '/^Mem/ { print $2 }') GiB memory; $(df -h . | awk 'NR == 2 { print $4 }') disk free after the load"
+  echo "- $(uname -sr); $("$PGBIN/postgres" --version); wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
+  echo "- server, PostgreSQL and wrk (2 threads) on the same machine, over loopback"
+  echo
+  echo "## Load and store"
+  echo
+  echo "- load: $LOAD_LINE"
+  echo "- store: $STORE_LINE"
+  echo "- start-up to the first retrieve answered, on this store: $STARTUP_MS ms"
+  echo "- server memory: $RSS_UNDER_LOAD MB resident under load at most, peak $PEAK_RSS MB (VmHWM)"
+  echo
+  echo "## Requests"
+  echo
+  echo "Latencies in milliseconds. Errors: wrk's count of failed connections and non-2xx answers."
+  echo
+  echo "| scenario | connections | requests/s | p50 | p99 | p99.9 | errors | notes |"
+  echo "|---|---|---|---|---|---|---|---|"
+  printf '%s\n' "${ROWS[@]}"
+  echo
+  echo "Ceiling: \`pgbench -S -M prepared -c $CONNECTIONS -j 2 -T $SECONDS_EACH\` (scale 10, 1 M accounts) on the same cluster, server idle:"
+  echo "$PGBENCH_TPS transactions/s. Retrieve served **$RATIO%** of it, through HTTP, JWT and audit."
+} > "$RESULTS"
+echo "wrote $RESULTS"

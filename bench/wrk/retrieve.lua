@@ -1,0 +1,2 @@
+dofile("bench/wrk/common.lua")
+request = function() return retrieve() end

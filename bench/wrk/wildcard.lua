@@ -1,0 +1,2 @@
+dofile("bench/wrk/common.lua")
+request = search_wildcard
