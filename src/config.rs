@@ -16,6 +16,9 @@ pub struct Settings {
     pub pg_port: u16,
     /// `DB_POOL_SIZE`, default 4: connections, and requests in flight.
     pub pool_size: u32,
+    /// `DB_WRITE_POOL_SIZE`, default 4: connections, and writes in flight,
+    /// for PATCH and POST (apart from the pool above).
+    pub write_pool_size: u32,
     /// `DB_WAIT_MS`, default 1000: longest wait for a connection before 503.
     pub db_wait: Duration,
     /// `WORKERS`, default the number of CPUs.
@@ -146,6 +149,7 @@ impl Settings {
             pg_data_dir: var("PG_DATA_DIR").map_or_else(|| PathBuf::from("data/pg"), PathBuf::from),
             pg_port: parsed("PG_PORT", 5433)?,
             pool_size: parsed("DB_POOL_SIZE", 4u32)?.max(1),
+            write_pool_size: parsed("DB_WRITE_POOL_SIZE", 4u32)?.max(1),
             db_wait: Duration::from_millis(parsed("DB_WAIT_MS", 1000u64)?),
             workers: parsed("WORKERS", workers)?.max(1),
             lookup_threads: parsed("LOOKUP_THREADS", 2usize)?.max(1),

@@ -9,9 +9,21 @@ use pds::startup::{Application, prepare_database};
 use pds::store::{migrate, seed};
 
 // Requests allocate many small, short-lived values; mimalloc serves them with
-// less CPU than the system allocator (see bench/results).
+// less CPU than the system allocator (about 40% more retrieves per second
+// here; see bench/results).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// `mi_option_purge_delay` in mimalloc.h (not named by libmimalloc-sys).
+const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+
+/// Return freed memory to the OS at once. Queries run on blocking threads
+/// that free in bursts and then sit idle; with mimalloc's default delay the
+/// resident set passed 250 MB under fuzzy search, with none about 90 MB.
+fn purge_freed_memory_at_once() {
+    // SAFETY: sets a plain integer option; mimalloc allows it at any time.
+    unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
+}
 
 #[derive(Parser)]
 #[command(
@@ -71,6 +83,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
+    purge_freed_memory_at_once();
     let cli = Cli::parse();
     let mut settings = Settings::from_env()?;
     pds::telemetry::init(settings.log_json);

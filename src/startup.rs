@@ -146,6 +146,11 @@ impl Application {
         ));
         let auditor = Auditor::start(database_url);
         let data = web::Data::new(db.clone());
+        let writes = web::Data::new(db::Writes(Db::new(
+            database_url,
+            settings.write_pool_size,
+            settings.db_wait,
+        )));
         let gate = web::Data::new(build_gate(&settings.auth)?);
         let audit = web::Data::new(auditor.clone());
         let metrics = web::Data::new(Metrics::new());
@@ -159,6 +164,7 @@ impl Application {
             App::new()
                 .app_data(data.clone())
                 .app_data(lookup.clone())
+                .app_data(writes.clone())
                 .app_data(gate.clone())
                 .app_data(audit.clone())
                 .app_data(metrics.clone())

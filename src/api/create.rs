@@ -49,7 +49,7 @@ use crate::fhir;
 use crate::fhir::parse::ParseError;
 use crate::fhir::urls::*;
 use crate::store::allocate::{self, AllocationRange};
-use crate::store::db::{Db, DbError};
+use crate::store::db::{DbError, Writes};
 use crate::store::patients::{self, FormerNameRow, PatientRow};
 use crate::store::search::{self, CandidateQuery};
 use crate::store::updates::{self, Remembered};
@@ -130,7 +130,7 @@ enum Outcome {
 
 pub async fn create(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: web::Data<Writes>,
     caller: web::ReqData<Caller>,
     body: web::Bytes,
 ) -> Result<HttpResponse, ApiError> {

@@ -17,7 +17,7 @@ use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::fhir::parse::ParseError;
-use crate::store::db::Db;
+use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
 
 impl From<PatchError> for ApiError {
@@ -83,7 +83,7 @@ struct Answer {
 
 pub async fn update(
     req: HttpRequest,
-    db: web::Data<Db>,
+    db: web::Data<Writes>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
     body: web::Bytes,
@@ -112,8 +112,13 @@ pub async fn update(
     let answer = db
         .run(move |conn| {
             writes::transaction(conn, |conn| {
-                let row = updates::lock(conn, nhs_number)?.ok_or(ApiError::NotFound)?;
-                if let Some(previous) = updates::remembered(conn, request_id)? {
+                let (row, answered) =
+                    updates::lock(conn, nhs_number, request_id)?.ok_or(ApiError::NotFound)?;
+                let previous = match answered {
+                    true => updates::remembered(conn, request_id)?,
+                    false => None,
+                };
+                if let Some(previous) = previous {
                     if previous.request_hash != hash {
                         return Err(ApiError::RequestIdReused(request_id.to_string()).into());
                     }

@@ -137,6 +137,20 @@ impl Db {
     }
 }
 
+/// The connections for writes (PATCH, POST), apart from the ones reads use:
+/// a write spends most of its time waiting on round trips and the commit,
+/// and a burst of CPU-heavy searches should not queue updates behind it
+/// (nor the reverse).
+#[derive(Clone)]
+pub struct Writes(pub Db);
+
+impl std::ops::Deref for Writes {
+    type Target = Db;
+    fn deref(&self) -> &Db {
+        &self.0
+    }
+}
+
 /// A pool of `size` connections, opened lazily.
 pub fn pool(url: &str, size: u32, wait: Duration) -> Pool {
     r2d2::Pool::builder()

@@ -89,3 +89,6 @@ diesel::table! {
         next_stem -> Int8,
     }
 }
+
+// A PATCH locks the patient and looks up its request id in one query.
+diesel::allow_tables_to_appear_in_same_query!(patients, idempotency_keys);

@@ -14,14 +14,29 @@ use crate::domain::{NhsNumber, Patient};
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
 /// `SELECT … FOR UPDATE`: concurrent updates of one patient queue here, so
-/// the second sees the first's new version and gets a 409.
-pub fn lock(conn: &mut PgConnection, nhs_number: NhsNumber) -> QueryResult<Option<PatientRow>> {
+/// the second sees the first's new version and gets a 409. Also says, in
+/// the same round trip, whether `request_id` already has an answer (then
+/// fetch it with `remembered`).
+pub fn lock(
+    conn: &mut PgConnection,
+    nhs_number: NhsNumber,
+    request_id: Uuid,
+) -> QueryResult<Option<(PatientRow, bool)>> {
+    let answered = diesel::dsl::exists(
+        idempotency_keys::table
+            .filter(idempotency_keys::request_id.eq(request_id))
+            .filter(idempotency_keys::created_at.gt(window_start())),
+    );
     patients::table
         .find(nhs_number.as_i64())
-        .select(PatientRow::as_select())
+        .select((PatientRow::as_select(), answered))
         .for_update()
         .first(conn)
         .optional()
+}
+
+fn window_start() -> chrono::DateTime<Utc> {
+    Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
 }
 
 #[derive(Insertable)]
@@ -100,9 +115,7 @@ pub struct Remembered {
 pub fn remembered(conn: &mut PgConnection, request_id: Uuid) -> QueryResult<Option<Remembered>> {
     idempotency_keys::table
         .find(request_id)
-        .filter(
-            idempotency_keys::created_at.gt(Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)),
-        )
+        .filter(idempotency_keys::created_at.gt(window_start()))
         .select((
             idempotency_keys::request_hash,
             idempotency_keys::status,

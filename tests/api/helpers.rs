@@ -191,6 +191,7 @@ pub fn settings() -> Settings {
         pg_data_dir: PathBuf::new(),
         pg_port: 0,
         pool_size: 2,
+        write_pool_size: 2,
         db_wait: Duration::from_millis(500),
         workers: 1,
         lookup_threads: 1,

@@ -1,7 +1,8 @@
 //! The database going away: fail fast with 503, recover without a restart.
 
-use crate::helpers::{TestApp, settings, spine_code, test_cluster_dir};
+use crate::helpers::{TestApp, settings, spine_code, test_cluster_dir, token};
 use diesel::{Connection, PgConnection};
+use pds::auth::personas::Persona;
 use pds::store::provision::LocalCluster;
 use pds::store::{migrate, seed};
 use serde_json::Value;
@@ -96,6 +97,38 @@ async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
     drop(held);
 
     assert_eq!(app.get(SEARCH).await.status(), 200);
+}
+
+#[tokio::test]
+async fn updates_have_connections_of_their_own_when_reads_use_them_all() {
+    let mut s = settings();
+    s.pool_size = 1;
+    s.db_wait = std::time::Duration::from_millis(300);
+    let app = TestApp::spawn_with(s).await;
+    let pool = app.app_db.pool().clone();
+    let held = tokio::task::spawn_blocking(move || pool.get().expect("connection"))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(SEARCH).await.status(),
+        503,
+        "reads are out of connections"
+    );
+
+    let response = app
+        .client
+        .patch(app.url("/Patient/9000000009"))
+        .bearer_auth(token(Persona::Clinician))
+        .header("X-Request-ID", uuid::Uuid::new_v4().to_string())
+        .header("If-Match", "W/\"2\"")
+        .header("Content-Type", "application/json-patch+json")
+        .body(r#"{"patches":[{"op":"replace","path":"/gender","value":"male"}]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["etag"], "W/\"3\"");
+    drop(held);
 }
 
 #[tokio::test]
