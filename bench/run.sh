@@ -40,6 +40,17 @@ PDS=target/release/pds
 sql() { psql -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -d "${DB:-pds}" -Atq "$@"; }
 
 "$PDS" migrate >/dev/null
+# pg_stat_statements, to show where the database time goes (needs a restart
+# of the bench cluster the first time).
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then su "$(stat -c %U "$PG_DATA_DIR")" -s /bin/sh -c "$*"; else sh -c "$*"; fi
+}
+if ! sql -c "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
+  sql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+  as_owner "$PGBIN/pg_ctl -D '$PG_DATA_DIR' stop -m fast" >/dev/null
+  "$PDS" migrate >/dev/null
+fi
+sql -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements"
 have=$(sql -c "SELECT count(*) FROM patients WHERE nhs_number >= 9100000000")
 LOAD_LINE="population already loaded (--reuse): not timed"
 if [ "$REUSE" != true ] || [ "$have" != "$PATIENTS" ]; then
@@ -80,21 +91,33 @@ done
 STARTUP_MS=$(( ($(date +%s%N) - start) / 1000000 ))
 echo "start-up to first retrieve: $STARTUP_MS ms"
 
+# CPU seconds used so far by the server, by PostgreSQL (the postmaster's
+# children) and by finished children of this script (wrk).
+ticks() { awk '{ t += $14 + $15 } END { print t + 0 }' "$@" 2>/dev/null || echo 0; }
+POSTMASTER=$(head -1 "$PG_DATA_DIR/postmaster.pid")
+pg_ticks() { ticks $(for c in $(cat /proc/"$POSTMASTER"/task/*/children); do echo "/proc/$c/stat"; done); }
+HZ=$(getconf CLK_TCK)
+
 rss_mb() { awk -v k="$1:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$SERVER/status"; }
 ROWS=()
 RSS_UNDER_LOAD=0
 row() { # name connections script -> one table row
-  local out result rss
+  local out result rss server0 pg0 wrk0 server1 pg1 wrk1
   out=$(mktemp)
+  server0=$(ticks "/proc/$SERVER/stat"); pg0=$(pg_ticks)
+  wrk0=$(awk '{ print $16 + $17 }' /proc/$$/stat)
   wrk -t2 -c"$2" -d"${SECONDS_EACH}s" -s "bench/wrk/$3.lua" "http://$BIND" > "$out" &
   local wrk_pid=$!
   sleep "$(( SECONDS_EACH / 2 ))"
   rss=$(rss_mb VmRSS)
   wait $wrk_pid
+  server1=$(ticks "/proc/$SERVER/stat"); pg1=$(pg_ticks)
+  wrk1=$(awk '{ print $16 + $17 }' /proc/$$/stat)
   result=$(grep '^RESULT' "$out" || { cat "$out" >&2; echo "RESULT 0 0 0 0 -1 0 0"; })
   rm -f "$out"
   read -r _ rps p50 p99 p999 errors patches patch_failed <<< "$result"
-  local note="RSS ${rss} MB"
+  cpu() { echo "$(( 100 * ($2 - $1) / HZ / SECONDS_EACH ))%"; }
+  local note="RSS ${rss} MB; CPU server $(cpu "$server0" "$server1"), PostgreSQL $(cpu "$pg0" "$pg1"), wrk $(cpu "$wrk0" "$wrk1")"
   if [ "$3" = patch ] || [ "$3" = mixed ]; then
     note="$note; PATCH $patches/s, $patch_failed refused"
   fi
@@ -112,7 +135,13 @@ row "search family + birthdate" "$CONNECTIONS" family_birthdate
 row "search wildcard family" "$CONNECTIONS" wildcard
 row "search fuzzy" "$CONNECTIONS" fuzzy
 row "read + PATCH telecom" "$CONNECTIONS" patch
+sql -c "SELECT pg_stat_statements_reset()" >/dev/null
 row "mixed 70/25/5" "$CONNECTIONS" mixed
+TOP_STATEMENTS=$(sql -F ' | ' -c "
+  SELECT '', calls, round(mean_exec_time::numeric, 3), round(total_exec_time::numeric),
+         replace(left(regexp_replace(query, '\s+', ' ', 'g'), 90), '|', '/'), ''
+  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pds')
+  ORDER BY total_exec_time DESC LIMIT 8" | sed 's/^ //; s/ $//')
 PEAK_RSS=$(rss_mb VmHWM)
 
 # The ceiling: pgbench's built-in select-only script, prepared, same clients.
@@ -157,5 +186,14 @@ echo "pgbench -S -M prepared: $PGBENCH_TPS tps; retrieve is $RATIO% of it"
   echo
   echo "Ceiling: \`pgbench -S -M prepared -c $CONNECTIONS -j 2 -T $SECONDS_EACH\` (scale 10, 1 M accounts) on the same cluster, server idle:"
   echo "$PGBENCH_TPS transactions/s. Retrieve served **$RATIO%** of it, through HTTP, JWT and audit."
+  echo
+  echo "CPU: share of one core over the run (200% is the whole machine). wrk's own"
+  echo "Lua work is counted under wrk."
+  echo
+  echo "## Where the database time went (mixed scenario, pg_stat_statements)"
+  echo
+  echo "| calls | mean ms | total ms | statement |"
+  echo "|---|---|---|---|"
+  echo "$TOP_STATEMENTS"
 } > "$RESULTS"
 echo "wrote $RESULTS"

@@ -179,6 +179,9 @@ impl Application {
                 .wrap(cors())
         })
         .workers(settings.workers)
+        // Every blocking task holds a connection permit, so this many
+        // threads per worker is enough; fewer threads, less memory held.
+        .worker_max_blocking_threads((settings.pool_size + settings.write_pool_size) as usize)
         .client_request_timeout(settings.client_request_timeout)
         .keep_alive(settings.keep_alive)
         // actix stops accepting on SIGTERM/SIGINT and gives in-flight

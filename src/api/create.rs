@@ -315,6 +315,12 @@ fn matches(
         from: patient.birth_date,
         to: patient.birth_date,
     };
+    let keep = |p: Patient| {
+        matcher
+            .score(&p)
+            .is_some_and(|s| s >= MATCH_THRESHOLD)
+            .then(|| (p.nhs_number, p.visible_in_full_to(clearance)))
+    };
     let mut found = search::candidates(
         conn,
         &CandidateQuery {
@@ -323,6 +329,7 @@ fn matches(
             former_names: false,
             cap: CANDIDATE_CAP,
         },
+        keep,
     )?;
     if found.truncated {
         // A placeholder birth date shared by very many records: only the
@@ -339,14 +346,10 @@ fn matches(
                 former_names: false,
                 cap: CANDIDATE_CAP,
             },
+            keep,
         )?;
     }
-    let mut numbers: Vec<(NhsNumber, bool)> = found
-        .patients
-        .iter()
-        .filter(|p| matcher.score(p).is_some_and(|s| s >= MATCH_THRESHOLD))
-        .map(|p| (p.nhs_number, p.visible_in_full_to(clearance)))
-        .collect();
+    let mut numbers = found.kept;
     numbers.sort();
     Ok(numbers)
 }

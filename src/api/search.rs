@@ -79,6 +79,11 @@ pub async fn search(
     };
     let birth = request.birth;
     let former_names = request.history && !request.fuzzy;
+    // Restricted patients never surface through a location search.
+    let by_location = request.postcode.is_some() || request.general_practitioner.is_some();
+    // Scored on the blocking thread, under the connection's permit: the CPU
+    // work of a fuzzy search stays bounded and off the HTTP workers, and
+    // only matches are kept.
     let candidates = db
         .run(move |conn| {
             search::candidates(
@@ -89,20 +94,19 @@ pub async fn search(
                     former_names,
                     cap: CANDIDATE_CAP,
                 },
+                |p| {
+                    if by_location && p.is_restricted() {
+                        return None;
+                    }
+                    matcher.score(&p).map(|score| (score, p))
+                },
             )
         })
         .await?;
     if candidates.truncated {
         return Err(ApiError::TooManyMatches);
     }
-    // Restricted patients never surface through a location search.
-    let by_location = request.postcode.is_some() || request.general_practitioner.is_some();
-    let mut matches: Vec<(f64, crate::domain::Patient)> = candidates
-        .patients
-        .into_iter()
-        .filter(|p| !(by_location && p.is_restricted()))
-        .filter_map(|p| matcher.score(&p).map(|score| (score, p)))
-        .collect();
+    let mut matches = candidates.kept;
     if matches.len() > limit {
         return Err(ApiError::TooManyMatches);
     }

@@ -24,9 +24,11 @@ pub struct CandidateQuery<'a> {
     pub cap: i64,
 }
 
-pub struct Candidates {
-    pub patients: Vec<Patient>,
-    /// More than `cap` rows matched: the search was cut short.
+pub struct Candidates<T> {
+    /// What `keep` made of the candidates it kept.
+    pub kept: Vec<T>,
+    /// More than `cap` rows matched: the search was cut short (and nothing
+    /// was decoded).
     pub truncated: bool,
 }
 
@@ -37,7 +39,13 @@ fn sql_pattern(p: &Pattern) -> (bool, String) {
     }
 }
 
-pub fn candidates(conn: &mut PgConnection, q: &CandidateQuery) -> Result<Candidates, DbError> {
+/// The candidates, each decoded and passed to `keep` in turn, so only the
+/// ones it keeps stay in memory (a fuzzy search may read thousands).
+pub fn candidates<T>(
+    conn: &mut PgConnection,
+    q: &CandidateQuery,
+    mut keep: impl FnMut(Patient) -> Option<T>,
+) -> Result<Candidates<T>, DbError> {
     let mut query = patients::table
         .select(PatientRow::as_select())
         .filter(patients::superseded_by.is_null())
@@ -71,15 +79,19 @@ pub fn candidates(conn: &mut PgConnection, q: &CandidateQuery) -> Result<Candida
         };
     }
     let rows: Vec<PatientRow> = query.limit(q.cap + 1).load(conn)?;
-    let truncated = rows.len() as i64 > q.cap;
-    let patients = rows
-        .into_iter()
-        .take(q.cap as usize)
-        .map(PatientRow::into_patient)
-        .collect::<Result<_, _>>()?;
+    if rows.len() as i64 > q.cap {
+        return Ok(Candidates {
+            kept: Vec::new(),
+            truncated: true,
+        });
+    }
+    let mut kept = Vec::new();
+    for row in rows {
+        kept.extend(keep(row.into_patient()?));
+    }
     Ok(Candidates {
-        patients,
-        truncated,
+        kept,
+        truncated: false,
     })
 }
 
