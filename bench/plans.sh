@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Writes bench/plans/<patients>.txt: EXPLAIN (ANALYZE, BUFFERS) of every
-# search query shape against the population loaded by bench/search.sh, with
-# a patient picked at random as input. Fails if any plan scans a table.
+# query shape against the population loaded by bench/run.sh, with patients
+# picked at random as input. Fails if any plan scans a table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PG_DATA_DIR=$PWD/data/bench-pg PG_PORT=5439

@@ -1,5 +1,6 @@
--- The search queries as src/store/search.rs sends them (diesel builds the
--- same SQL with bind parameters), for EXPLAIN (ANALYZE, BUFFERS) at scale.
+-- The search, retrieve and update queries as src/store sends them (diesel
+-- builds the same SQL with bind parameters), for EXPLAIN (ANALYZE, BUFFERS)
+-- at scale.
 -- bench/plans.sh runs this file and writes bench/plans/<patients>.txt.
 \pset pager off
 \echo == family + birth date (the common GP search)
@@ -27,3 +28,12 @@ EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients
    AND (family_key = :'family' OR nhs_number = ANY(ARRAY[9990000018, 9990000026]::bigint[])) LIMIT 10001;
 \echo == retrieve by NHS number
 EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients WHERE nhs_number = 9990000018 LIMIT 1;
+\echo == a batch of retrieves (src/store/lookup.rs): 32 random numbers in one query
+SELECT array_agg(nhs_number) AS batch FROM (SELECT nhs_number FROM patients TABLESAMPLE SYSTEM (0.01) LIMIT 32) s \gset
+EXPLAIN (ANALYZE, BUFFERS) SELECT * FROM patients WHERE nhs_number = ANY(:'batch'::bigint[]);
+\echo == PATCH: lock the row and look up the request id in one query
+BEGIN;
+EXPLAIN (ANALYZE, BUFFERS) SELECT p.*, EXISTS (SELECT 1 FROM idempotency_keys k
+   WHERE k.request_id = 'a3f1c0de-0000-4000-8000-000000000001' AND k.created_at > now() - interval '24 hours')
+ FROM patients p WHERE p.nhs_number = 9990000018 LIMIT 1 FOR UPDATE;
+ROLLBACK;

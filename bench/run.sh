@@ -40,13 +40,23 @@ PDS=target/release/pds
 sql() { psql -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -d "${DB:-pds}" -Atq "$@"; }
 
 "$PDS" migrate >/dev/null
-# pg_stat_statements, to show where the database time goes (needs a restart
-# of the bench cluster the first time).
+# The bench cluster's settings: pg_stat_statements, to show where the
+# database time goes, and shared buffers for a store of this size (the
+# server provisions 256MB, sized for a laptop). Both need a restart.
+SHARED_BUFFERS=${BENCH_SHARED_BUFFERS:-4GB}
 as_owner() {
   if [ "$(id -u)" = 0 ]; then su "$(stat -c %U "$PG_DATA_DIR")" -s /bin/sh -c "$*"; else sh -c "$*"; fi
 }
+restart=false
 if ! sql -c "SHOW shared_preload_libraries" | grep -q pg_stat_statements; then
   sql -c "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+  restart=true
+fi
+if [ "$(sql -c "SHOW shared_buffers")" != "$SHARED_BUFFERS" ]; then
+  sql -c "ALTER SYSTEM SET shared_buffers = '$SHARED_BUFFERS'"
+  restart=true
+fi
+if [ "$restart" = true ]; then
   as_owner "$PGBIN/pg_ctl -D '$PG_DATA_DIR' stop -m fast" >/dev/null
   "$PDS" migrate >/dev/null
 fi
@@ -58,6 +68,7 @@ if [ "$REUSE" != true ] || [ "$have" != "$PATIENTS" ]; then
   start=$(date +%s.%N)
   LOAD_LINE=$("$PDS" seed --count "$PATIENTS" --replace 2>/dev/null | tail -1)
   sql -c "VACUUM ANALYZE"
+  sql -c "CHECKPOINT" # write the load out now, not during the first scenarios
   LOAD_LINE="$LOAD_LINE; VACUUM ANALYZE after; $(echo "$(date +%s.%N) - $start" | bc | xargs printf '%.0f') s in all"
   echo "$LOAD_LINE"
 fi
@@ -137,11 +148,16 @@ row "search fuzzy" "$CONNECTIONS" fuzzy
 row "read + PATCH telecom" "$CONNECTIONS" patch
 sql -c "SELECT pg_stat_statements_reset()" >/dev/null
 row "mixed 70/25/5" "$CONNECTIONS" mixed
-TOP_STATEMENTS=$(sql -F ' | ' -c "
-  SELECT '', calls, round(mean_exec_time::numeric, 3), round(total_exec_time::numeric),
-         replace(left(regexp_replace(query, '\s+', ' ', 'g'), 90), '|', '/'), ''
-  FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pds')
-  ORDER BY total_exec_time DESC LIMIT 8" | sed 's/^ //; s/ $//')
+# The statements, shortened: column lists become "…".
+read -r -d '' TOP_SQL <<'SQL' || true
+SELECT '', calls, round(mean_exec_time::numeric, 3), round(total_exec_time::numeric),
+       replace(left(regexp_replace(regexp_replace(regexp_replace(query, '\s+', ' ', 'g'),
+         '("[a-z_]+"\."[a-z_]+", )+"[a-z_]+"\."[a-z_]+"', '…', 'g'),
+         '\(("[a-z_]+", )+"[a-z_]+"\)', '(…)', 'g'), 110), '|', '/'), ''
+FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = 'pds')
+ORDER BY total_exec_time DESC LIMIT 8
+SQL
+TOP_STATEMENTS=$(sql -F ' | ' -c "$TOP_SQL" | sed 's/^ //; s/ $//')
 PEAK_RSS=$(rss_mb VmHWM)
 
 # The ceiling: pgbench's built-in select-only script, prepared, same clients.
@@ -168,6 +184,8 @@ echo "pgbench -S -M prepared: $PGBENCH_TPS tps; retrieve is $RATIO% of it"
   echo "- $(free -g | awk '/^Mem/ { print $2 }') GiB memory; $(df -h . | awk 'NR == 2 { print $4 }') disk free after the load"
   echo "- $(uname -sr); $("$PGBIN/postgres" --version); wrk $(wrk -v 2>&1 | awk 'NR == 1 { print $2 }')"
   echo "- server, PostgreSQL and wrk (2 threads) on the same machine, over loopback"
+  echo "- PostgreSQL: $(sql -c "SELECT string_agg(name || ' = ' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('shared_buffers', 'max_wal_size', 'checkpoint_timeout', 'work_mem', 'synchronous_commit')")"
+  echo "- server: default settings (DB_POOL_SIZE 4, DB_WRITE_POOL_SIZE 4, LOOKUP_THREADS 2, WORKERS 2), rate limit off"
   echo
   echo "## Load and store"
   echo

@@ -433,6 +433,10 @@ impl LocalCluster {
     }
 
     /// Rewrite the settings this module manages.
+    /// `max_wal_size` and `checkpoint_timeout` are raised because random
+    /// updates across a large table log a full page image for each page
+    /// first touched after a checkpoint; at the default 1 GB the update
+    /// benchmark checkpointed every minute or two.
     fn write_provision_conf(&self) -> Result<()> {
         let path = self.data_dir.join(PROVISION_CONF);
         let text = format!(
@@ -446,7 +450,8 @@ impl LocalCluster {
              work_mem = 8MB\n\
              maintenance_work_mem = 128MB\n\
              effective_cache_size = 4GB\n\
-             max_wal_size = 1GB\n\
+             max_wal_size = 4GB\n\
+             checkpoint_timeout = 15min\n\
              logging_collector = off\n",
             conf_quote(&self.socket_dir),
             self.port
