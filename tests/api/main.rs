@@ -2,6 +2,7 @@
 //! PostgreSQL database cloned from a migrated, seeded template.
 
 mod auth;
+mod browser;
 mod create;
 mod headers;
 mod health;
