@@ -1,4 +1,5 @@
-//! Configuration, from environment variables only (documented in README).
+//! Configuration, from environment variables and an optional file (documented
+//! in README).
 
 use anyhow::Context;
 use std::path::PathBuf;
@@ -119,6 +120,18 @@ impl AuthSettings {
             policy_file: var("POLICY_FILE").map(PathBuf::from),
         })
     }
+}
+
+/// `CONFIG_FILE`: an optional file of `NAME=value` lines (the `.env`
+/// format) for settings the environment does not give; the environment
+/// wins. Call first thing, while the process has one thread (it sets
+/// environment variables, which `RUST_LOG` and the rest are read from).
+pub fn load_config_file() -> anyhow::Result<()> {
+    if let Some(path) = std::env::var_os("CONFIG_FILE") {
+        let shown = PathBuf::from(&path).display().to_string();
+        dotenvy::from_path(&path).with_context(|| format!("reading CONFIG_FILE {shown}"))?;
+    }
+    Ok(())
 }
 
 fn var(name: &str) -> Option<String> {

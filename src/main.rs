@@ -84,6 +84,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     purge_freed_memory_at_once();
+    pds::config::load_config_file()?;
     let cli = Cli::parse();
     let mut settings = Settings::from_env()?;
     pds::telemetry::init(settings.log_json);

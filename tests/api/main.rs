@@ -3,6 +3,7 @@
 
 mod auth;
 mod browser;
+mod config;
 mod create;
 mod headers;
 mod health;

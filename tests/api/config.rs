@@ -1,0 +1,51 @@
+//! `CONFIG_FILE`: settings from a file, the environment winning.
+
+use std::path::Path;
+use std::process::Command;
+
+fn token_with(config: &Path, env_keys: Option<&Path>) -> std::process::Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_pds"));
+    command
+        .args(["token", "clinician"])
+        .env("CONFIG_FILE", config)
+        .env_remove("DEV_KEYS_DIR");
+    if let Some(dir) = env_keys {
+        command.env("DEV_KEYS_DIR", dir);
+    }
+    command.output().expect("running pds")
+}
+
+#[test]
+fn a_config_file_sets_what_the_environment_does_not() {
+    let dir = std::env::temp_dir().join(format!("pds-config-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let from_file = dir.join("keys-from-file");
+    let from_env = dir.join("keys-from-env");
+    let config = dir.join("pds.env");
+    std::fs::write(
+        &config,
+        format!("# settings\nDEV_KEYS_DIR={}\n", from_file.display()),
+    )
+    .unwrap();
+
+    let output = token_with(&config, None);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(from_file.is_dir(), "the key went where the file said");
+
+    std::fs::remove_dir_all(&from_file).unwrap();
+    let output = token_with(&config, Some(&from_env));
+    assert!(output.status.success());
+    assert!(
+        from_env.is_dir() && !from_file.exists(),
+        "the environment wins"
+    );
+
+    let output = token_with(&dir.join("missing.env"), None);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("CONFIG_FILE"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
