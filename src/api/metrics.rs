@@ -10,12 +10,13 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, web};
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts, Registry, TextEncoder,
 };
 use std::time::Instant;
 
 use super::error::ServerFault;
-use crate::store::db::Db;
+use crate::store::db::{Db, Pool, Writes};
+use crate::store::lookup::Lookup;
 
 /// Label for requests that matched no route (so unknown paths cannot grow
 /// the label set without bound).
@@ -26,9 +27,9 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     faults: IntCounterVec,
-    pool_in_use: IntGauge,
-    pool_idle: IntGauge,
-    pool_max: IntGauge,
+    pool_in_use: IntGaugeVec,
+    pool_idle: IntGaugeVec,
+    pool_max: IntGaugeVec,
 }
 
 impl Metrics {
@@ -59,21 +60,23 @@ impl Metrics {
             &["kind"],
         )
         .expect("metric definition");
-        let pool_in_use = IntGauge::new(
+        // pool="reads" (searches and other reads), "writes" (PATCH, POST)
+        // or "lookup" (the retrieve threads' own connections).
+        let gauge = |name: &str, help: &str| {
+            IntGaugeVec::new(Opts::new(name, help), &["pool"]).expect("metric definition")
+        };
+        let pool_in_use = gauge(
             "pds_db_pool_connections_in_use",
             "Database connections checked out of the pool",
-        )
-        .expect("metric definition");
-        let pool_idle = IntGauge::new(
+        );
+        let pool_idle = gauge(
             "pds_db_pool_connections_idle",
             "Open database connections waiting in the pool",
-        )
-        .expect("metric definition");
-        let pool_max = IntGauge::new(
+        );
+        let pool_max = gauge(
             "pds_db_pool_connections_max",
             "Largest number of database connections the pool opens",
-        )
-        .expect("metric definition");
+        );
         for collector in [
             Box::new(requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(latency.clone()),
@@ -110,14 +113,19 @@ impl Metrics {
     }
 
     /// The exposition text, with the pool gauges read now.
-    fn render(&self, db: Option<&Db>) -> String {
-        if let Some(db) = db {
-            let pool = db.pool();
+    fn render(&self, pools: &[(&str, &Pool)]) -> String {
+        for (name, pool) in pools {
             let state = pool.state();
+            let labels = [*name];
             self.pool_in_use
+                .with_label_values(&labels)
                 .set(i64::from(state.connections - state.idle_connections));
-            self.pool_idle.set(i64::from(state.idle_connections));
-            self.pool_max.set(i64::from(pool.max_size()));
+            self.pool_idle
+                .with_label_values(&labels)
+                .set(i64::from(state.idle_connections));
+            self.pool_max
+                .with_label_values(&labels)
+                .set(i64::from(pool.max_size()));
         }
         let mut buffer = Vec::new();
         TextEncoder::new()
@@ -160,8 +168,23 @@ pub async fn record(
     Ok(response)
 }
 
-pub async fn metrics(metrics: web::Data<Metrics>, db: Option<web::Data<Db>>) -> HttpResponse {
+pub async fn metrics(
+    metrics: web::Data<Metrics>,
+    reads: Option<web::Data<Db>>,
+    writes: Option<web::Data<Writes>>,
+    lookup: Option<web::Data<Lookup>>,
+) -> HttpResponse {
+    let mut pools: Vec<(&str, &Pool)> = Vec::new();
+    if let Some(db) = &reads {
+        pools.push(("reads", db.pool()));
+    }
+    if let Some(db) = &writes {
+        pools.push(("writes", db.pool()));
+    }
+    if let Some(lookup) = &lookup {
+        pools.push(("lookup", lookup.pool()));
+    }
     HttpResponse::Ok()
         .content_type(prometheus::TEXT_FORMAT)
-        .body(metrics.render(db.as_ref().map(|d| d.get_ref())))
+        .body(metrics.render(&pools))
 }

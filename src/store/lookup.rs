@@ -33,6 +33,7 @@ struct Job {
 pub struct Lookup {
     jobs: Sender<Job>,
     wait: Duration,
+    pool: Pool,
 }
 
 impl Lookup {
@@ -42,15 +43,20 @@ impl Lookup {
         let (jobs, receiver) = crossbeam_channel::bounded(queue.max(1));
         for n in 0..threads.max(1) {
             let receiver = receiver.clone();
-            let pool = pool.clone();
+            let thread_pool = pool.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("pds-lookup-{n}"))
-                .spawn(move || serve(&pool, &receiver, wait));
+                .spawn(move || serve(&thread_pool, &receiver, wait));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start a lookup thread");
             }
         }
-        Self { jobs, wait }
+        Self { jobs, wait, pool }
+    }
+
+    /// The threads' connections (for the pool gauges).
+    pub fn pool(&self) -> &Pool {
+        &self.pool
     }
 
     pub async fn retrieve(&self, nhs_number: NhsNumber) -> Result<Retrieved, DbError> {

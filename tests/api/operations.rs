@@ -37,9 +37,16 @@ async fn metrics_count_requests_by_route_template_and_show_the_pool() {
         !text.contains("9000000009"),
         "NHS numbers must not be labels"
     );
-    assert!(text.contains("pds_db_pool_connections_max 2"), "{text}");
-    assert!(text.contains("pds_db_pool_connections_in_use 0"), "{text}");
-    assert!(text.contains("pds_db_pool_connections_idle"), "{text}");
+    // Each lane's pool (the test settings: 2 reads, 2 writes, 1 lookup).
+    for (pool, max) in [("reads", 2), ("writes", 2), ("lookup", 1)] {
+        let line = format!(r#"pds_db_pool_connections_max{{pool="{pool}"}} {max}"#);
+        assert!(text.contains(&line), "{line} in {text}");
+    }
+    assert!(
+        text.contains(r#"pds_db_pool_connections_in_use{pool="reads"} 0"#),
+        "{text}"
+    );
+    assert!(text.contains("pds_db_pool_connections_idle{"), "{text}");
     assert!(
         text.contains(r#"pds_database_errors_total{kind="unavailable"} 0"#),
         "{text}"
