@@ -98,6 +98,27 @@ async fn a_client_over_its_rate_gets_429_and_others_are_unaffected() {
 }
 
 #[tokio::test]
+async fn oversized_request_heads_get_431() {
+    let app = TestApp::spawn().await;
+    let ping = |headers: reqwest::header::HeaderMap| {
+        app.client.get(app.url("/_ping")).headers(headers).send()
+    };
+    let mut big = reqwest::header::HeaderMap::new();
+    big.insert("x-big", "a".repeat(200_000).parse().unwrap());
+    assert_eq!(ping(big).await.unwrap().status(), 431);
+    let mut many = reqwest::header::HeaderMap::new();
+    for i in 0..120 {
+        let name: reqwest::header::HeaderName = format!("x-h{i}").parse().unwrap();
+        many.insert(name, "v".parse().unwrap());
+    }
+    assert_eq!(ping(many).await.unwrap().status(), 431);
+    // Ordinary heads, even long tokens, are fine.
+    let mut normal = reqwest::header::HeaderMap::new();
+    normal.insert("x-long", "a".repeat(8_000).parse().unwrap());
+    assert_eq!(ping(normal).await.unwrap().status(), 200);
+}
+
+#[tokio::test]
 async fn an_oversized_patch_body_gets_413_as_an_operation_outcome() {
     let mut settings = settings();
     settings.max_body_bytes = 1024;
