@@ -42,6 +42,14 @@ pub fn with_database(url: &str, name: &str) -> String {
     }
 }
 
+/// Drops database `name` on the server at `admin_url`, connections and all;
+/// for test databases going out of scope (errors ignored: it may be gone).
+pub fn drop_database(admin_url: &str, name: &str) {
+    if let Ok(mut admin) = PgConnection::establish(admin_url) {
+        let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"));
+    }
+}
+
 /// A migrated database of its own for a unit test, dropped at the end.
 pub struct ScratchDb {
     name: String,
@@ -65,12 +73,7 @@ impl ScratchDb {
 
 impl Drop for ScratchDb {
     fn drop(&mut self) {
-        if let Ok(mut admin) = PgConnection::establish(&self.admin) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                self.name
-            ));
-        }
+        drop_database(&self.admin, &self.name);
     }
 }
 

@@ -76,19 +76,24 @@ async fn a_stopped_database_gives_503_and_the_server_recovers_when_it_returns() 
 
 const SEARCH: &str = "/Patient?family=Smith&birthdate=eq2010-10-22";
 
-#[tokio::test]
-async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
+/// A server whose read pool has one connection, and that connection held
+/// (as a slow request would hold it) until the guard is dropped.
+async fn app_with_reads_held() -> (TestApp, impl Drop) {
     let mut s = settings();
     s.pool_size = 1;
     s.db_wait = std::time::Duration::from_millis(300);
     let app = TestApp::spawn_with(s).await;
     assert_eq!(app.get(SEARCH).await.status(), 200);
-
-    // Hold the only connection, as a slow request would.
     let pool = app.app_db.pool().clone();
     let held = tokio::task::spawn_blocking(move || pool.get().expect("connection"))
         .await
         .unwrap();
+    (app, held)
+}
+
+#[tokio::test]
+async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
+    let (app, held) = app_with_reads_held().await;
     let started = Instant::now();
     let response = app.get(SEARCH).await;
     assert_eq!(response.status(), 503);
@@ -101,14 +106,7 @@ async fn an_exhausted_pool_gives_503_quickly_instead_of_queueing() {
 
 #[tokio::test]
 async fn updates_have_connections_of_their_own_when_reads_use_them_all() {
-    let mut s = settings();
-    s.pool_size = 1;
-    s.db_wait = std::time::Duration::from_millis(300);
-    let app = TestApp::spawn_with(s).await;
-    let pool = app.app_db.pool().clone();
-    let held = tokio::task::spawn_blocking(move || pool.get().expect("connection"))
-        .await
-        .unwrap();
+    let (app, held) = app_with_reads_held().await;
     assert_eq!(
         app.get(SEARCH).await.status(),
         503,
