@@ -6,19 +6,24 @@
 # cluster gives this machine's primary-key lookup ceiling.
 #
 #   bench/run.sh [--patients N] [--seconds S] [--connections C] [--reuse]
+#                [--only SCRIPT,...]
 #
 # --reuse keeps a population already loaded with the same N (no reload).
+# --only runs just those scenarios (bench/wrk/<SCRIPT>.lua), prints their
+# rows and writes no results file: for before/after runs while tuning.
+# PDS=path/to/pds benchmarks another build (say, main's, for "before").
 # Writes bench/results/<date>-<N>.md and prints the same table.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-PATIENTS=10000000 SECONDS_EACH=20 CONNECTIONS=32 REUSE=false
+PATIENTS=10000000 SECONDS_EACH=20 CONNECTIONS=32 REUSE=false ONLY=
 while [ $# -gt 0 ]; do
   case "$1" in
     --patients) PATIENTS=$2; shift 2 ;;
     --seconds) SECONDS_EACH=$2; shift 2 ;;
     --connections) CONNECTIONS=$2; shift 2 ;;
     --reuse) REUSE=true; shift ;;
+    --only) ONLY=",$2,"; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -35,8 +40,10 @@ need bc bc
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 PGBENCH=$(command -v pgbench || echo "$PGBIN/pgbench")
 
-cargo build --release --quiet
-PDS=target/release/pds
+if [ -z "${PDS:-}" ]; then
+  cargo build --release --quiet
+  PDS=target/release/pds
+fi
 sql() { psql -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -d "${DB:-pds}" -Atq "$@"; }
 
 "$PDS" migrate >/dev/null
@@ -116,6 +123,7 @@ ROWS=()
 RSS_UNDER_LOAD=0
 row() { # name connections script -> one table row
   local out result rss server0 pg0 wrk0 server1 pg1 wrk1
+  if [ -n "$ONLY" ] && [[ "$ONLY" != *",$3,"* ]]; then return 0; fi
   out=$(mktemp)
   server0=$(ticks "/proc/$SERVER/stat"); pg0=$(pg_ticks)
   wrk0=$(awk '{ print $16 + $17 }' /proc/$$/stat)
@@ -150,6 +158,7 @@ row "search fuzzy" "$CONNECTIONS" fuzzy
 row "read + PATCH telecom" "$CONNECTIONS" patch
 sql -c "SELECT pg_stat_statements_reset()" >/dev/null
 row "mixed 70/25/5" "$CONNECTIONS" mixed
+if [ -n "$ONLY" ]; then exit 0; fi
 # The statements, shortened: column lists become "…".
 read -r -d '' TOP_SQL <<'SQL' || true
 SELECT '', calls, round(mean_exec_time::numeric, 3), round(total_exec_time::numeric),

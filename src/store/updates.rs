@@ -1,11 +1,14 @@
-//! The write side of PATCH: lock the current row, keep the old version,
-//! store the new one, remember the answer for retries. The caller runs all of
-//! it in one transaction with the audit row.
+//! The write side of PATCH: read the current row, then in one statement
+//! keep the old version, store the new one, write the audit row and
+//! remember the answer for retries.
 
 use chrono::{Duration, Utc};
+use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use uuid::Uuid;
 
+use super::audit;
 use super::patients::{FormerNameRow, PatientRow};
 use super::schema::{idempotency_keys, patient_former_names, patient_versions, patients};
 use crate::domain::{NhsNumber, Patient};
@@ -13,11 +16,10 @@ use crate::domain::{NhsNumber, Patient};
 /// How long an answer is replayed for a retried request id.
 pub const IDEMPOTENCY_WINDOW_HOURS: i64 = 24;
 
-/// `SELECT … FOR UPDATE`: concurrent updates of one patient queue here, so
-/// the second sees the first's new version and gets a 409. Also says, in
-/// the same round trip, whether `request_id` already has an answer (then
-/// fetch it with `remembered`).
-pub fn lock(
+/// The patient as it is now, and whether `request_id` already has an answer
+/// (then fetch it with `remembered`), in one round trip. No lock: the write
+/// that follows goes through only if the version is still the one read.
+pub fn current(
     conn: &mut PgConnection,
     nhs_number: NhsNumber,
     request_id: Uuid,
@@ -30,7 +32,6 @@ pub fn lock(
     patients::table
         .find(nhs_number.as_i64())
         .select((PatientRow::as_select(), answered))
-        .for_update()
         .first(conn)
         .optional()
 }
@@ -39,48 +40,41 @@ fn window_start() -> chrono::DateTime<Utc> {
     Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
 }
 
-/// Copies the current row into `patient_versions` and replaces it, in one
-/// statement (a writable CTE, which diesel cannot express): one round trip
-/// instead of two, and the old `details` never travel to the client and
-/// back. Both parts see the row as it was; the `version` guard makes a lost
-/// update impossible even without the row lock.
-const REPLACE_KEEPING_HISTORY: &str = "
-    WITH kept AS (
-        INSERT INTO patient_versions
-            (nhs_number, version, superseded_by, deceased_at, birth_date, security, gender, details)
-        SELECT nhs_number, version, superseded_by, deceased_at, birth_date, security, gender, details
-        FROM patients WHERE nhs_number = $1 AND version = $2
-    )
-    UPDATE patients
-    SET version = $3, deceased_at = $4, birth_date = $5, gender = $6, details = $7, family_key = $8
-    WHERE nhs_number = $1 AND version = $2";
-
-/// Moves `old` (`before`, decoded) to the history table and writes `new`
-/// (version + 1) in its place.
+/// Replaces `old` (`before`, decoded) with `new` (version + 1), keeping
+/// the old version in the history, with the audit row and the answer kept
+/// for retries. False, with nothing written, if the stored version is no
+/// longer `old`'s: another update came first.
+///
+/// One statement, so one round trip and no BEGIN/COMMIT: a statement is
+/// atomic on its own. Only a change of former names (rare) needs a
+/// transaction around this and two more statements.
 pub fn write(
     conn: &mut PgConnection,
     old: &PatientRow,
     before: &Patient,
     new: &Patient,
-) -> QueryResult<()> {
-    use diesel::sql_types::{Bytea, Date, Int2, Int4, Int8, Nullable, Text, Timestamptz};
+    audit: &audit::Row,
+    request_id: Uuid,
+    answer: &Remembered,
+) -> QueryResult<bool> {
     let row = PatientRow::from_patient(new, None);
-    let updated = diesel::sql_query(REPLACE_KEEPING_HISTORY)
-        .bind::<Int8, _>(old.nhs_number)
-        .bind::<Int4, _>(old.version)
-        .bind::<Int4, _>(row.version)
-        .bind::<Nullable<Timestamptz>, _>(row.deceased_at)
-        .bind::<Nullable<Date>, _>(row.birth_date)
-        .bind::<Nullable<Int2>, _>(row.gender)
-        .bind::<Bytea, _>(&row.details)
-        .bind::<Nullable<Text>, _>(&row.family_key)
-        .execute(conn)?;
-    if updated != 1 {
-        return Err(diesel::result::Error::RollbackTransaction);
-    }
-    // Most updates leave the former names alone: skip two round trips.
+    let replace = Replace {
+        nhs_number: old.nhs_number,
+        version: old.version,
+        new: &row,
+        audit,
+        request_id,
+        remembered_at: Utc::now(),
+        answer,
+    };
     let former = FormerNameRow::of(new);
-    if former != FormerNameRow::of(before) {
+    if former == FormerNameRow::of(before) {
+        return Ok(replace.get_result::<i64>(conn)? == 1);
+    }
+    conn.transaction(|conn| {
+        if replace.get_result::<i64>(conn)? != 1 {
+            return Ok(false);
+        }
         diesel::delete(
             patient_former_names::table.filter(patient_former_names::nhs_number.eq(old.nhs_number)),
         )
@@ -88,9 +82,102 @@ pub fn write(
         diesel::insert_into(patient_former_names::table)
             .values(former)
             .execute(conn)?;
-    }
-    Ok(())
+        Ok(true)
+    })
 }
+
+/// The statement behind [`write`]: a writable CTE, which diesel's DSL
+/// cannot express, written as a query fragment (not `sql_query`) so that
+/// diesel prepares it once per connection instead of parsing and planning
+/// it on every PATCH.
+///
+/// `old` locks the row only if it still has the version the change was
+/// made from. Under READ COMMITTED a concurrent update makes the lock wait,
+/// then re-reads the row, finds the new version and returns nothing, so
+/// nothing below happens either: every write bumps the version, which is
+/// what makes this guard enough. The history copy comes from the locked
+/// row, so it is exactly the version replaced.
+struct Replace<'a> {
+    nhs_number: i64,
+    version: i32,
+    new: &'a PatientRow,
+    audit: &'a audit::Row,
+    request_id: Uuid,
+    remembered_at: chrono::DateTime<Utc>,
+    answer: &'a Remembered,
+}
+
+const STORED: &str =
+    "nhs_number, version, superseded_by, deceased_at, birth_date, security, gender, details";
+
+impl QueryFragment<Pg> for Replace<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Bytea, Date, Int2, Int4, Int8, Nullable, Text, Timestamptz};
+        out.push_sql("WITH old AS (SELECT ");
+        out.push_sql(STORED);
+        out.push_sql(" FROM patients WHERE nhs_number = ");
+        out.push_bind_param::<Int8, _>(&self.nhs_number)?;
+        out.push_sql(" AND version = ");
+        out.push_bind_param::<Int4, _>(&self.version)?;
+        out.push_sql(" FOR UPDATE), kept AS (INSERT INTO patient_versions (");
+        out.push_sql(STORED);
+        out.push_sql(") SELECT ");
+        out.push_sql(STORED);
+        out.push_sql(" FROM old), changed AS (UPDATE patients p SET version = ");
+        out.push_bind_param::<Int4, _>(&self.new.version)?;
+        out.push_sql(", deceased_at = ");
+        out.push_bind_param::<Nullable<Timestamptz>, _>(&self.new.deceased_at)?;
+        out.push_sql(", birth_date = ");
+        out.push_bind_param::<Nullable<Date>, _>(&self.new.birth_date)?;
+        out.push_sql(", gender = ");
+        out.push_bind_param::<Nullable<Int2>, _>(&self.new.gender)?;
+        out.push_sql(", details = ");
+        out.push_bind_param::<Bytea, _>(&self.new.details)?;
+        out.push_sql(", family_key = ");
+        out.push_bind_param::<Nullable<Text>, _>(&self.new.family_key)?;
+        out.push_sql(
+            " FROM old WHERE p.nhs_number = old.nhs_number RETURNING p.nhs_number), \
+             audited AS (INSERT INTO audit_events (",
+        );
+        out.push_sql(audit::Row::COLUMNS);
+        out.push_sql(") SELECT ");
+        self.audit.push_values(&mut out)?;
+        out.push_sql(
+            " FROM changed), remembered AS (INSERT INTO idempotency_keys \
+             (request_id, created_at, request_hash, status, etag_version, body) SELECT ",
+        );
+        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.request_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Timestamptz, _>(&self.remembered_at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(&self.answer.request_hash)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Int2, _>(&self.answer.status)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Int4>, _>(&self.answer.etag_version)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Bytea, _>(&self.answer.body)?;
+        // An expired answer under the same id is replaced.
+        out.push_sql(
+            " FROM changed ON CONFLICT (request_id) DO UPDATE SET \
+             created_at = excluded.created_at, request_hash = excluded.request_hash, \
+             status = excluded.status, etag_version = excluded.etag_version, \
+             body = excluded.body) SELECT count(*) FROM changed",
+        );
+        Ok(())
+    }
+}
+
+impl QueryId for Replace<'_> {
+    type QueryId = Replace<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Replace<'_> {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl RunQueryDsl<PgConnection> for Replace<'_> {}
 
 #[derive(Debug, Clone, Queryable)]
 pub struct Remembered {

@@ -361,6 +361,84 @@ async fn concurrent_patches_with_the_same_version_let_exactly_one_through() {
         "{statuses:?}"
     );
     assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"3\"");
+    // The losers wrote nothing: one history row, one successful update audited.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM patient_versions WHERE nhs_number = 9000000009 AND version = 2"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM audit_trail WHERE action = 'update' AND status = 200"
+        ),
+        1
+    );
+}
+
+/// Runs a `SELECT count(*) AS n …` on the test's database.
+fn count(app: &TestApp, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = app.database.as_ref().unwrap().connect();
+    let rows: Vec<Row> = diesel::sql_query(sql).load(&mut conn).unwrap();
+    rows[0].n
+}
+
+#[tokio::test]
+async fn concurrent_retries_of_one_request_apply_it_once_and_all_get_its_answer() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let id = rid();
+    let mut tasks = Vec::new();
+    for _ in 0..20 {
+        let (app_client, url, t, id) = (
+            app.client.clone(),
+            app.url("/Patient/9000000009"),
+            clin.clone(),
+            id.clone(),
+        );
+        tasks.push(tokio::spawn(async move {
+            let response = app_client
+                .request(Method::PATCH, url)
+                .bearer_auth(t)
+                .header("X-Request-ID", id)
+                .header("If-Match", "W/\"2\"")
+                .header("Content-Type", "application/json-patch+json")
+                .body(gender("male").to_string())
+                .send()
+                .await
+                .unwrap();
+            let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+            (
+                response.status().as_u16(),
+                etag,
+                response.json::<Value>().await.unwrap(),
+            )
+        }));
+    }
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    for (status, etag, body) in &answers {
+        assert_eq!((*status, etag.as_str()), (200, "W/\"3\""), "{body}");
+        assert_eq!(body, &answers[0].2);
+    }
+    assert_eq!(version_of(&app, "/Patient/9000000009").await, "W/\"3\"");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM patient_versions WHERE nhs_number = 9000000009"
+        ),
+        1
+    );
 }
 
 #[tokio::test]

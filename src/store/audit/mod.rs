@@ -15,8 +15,10 @@
 //!   COPY rather than a multi-row INSERT: no bind-parameter limit (21
 //!   columns x 1,000 rows would be 21,000 parameters) and the cheapest path
 //!   into PostgreSQL; one connection sustains far more than 20,000 rows/s.
-//! * [`insert_now`] for writes (PATCH/POST): one INSERT on the caller's
-//!   connection, so the audit row commits or rolls back with the change.
+//! * [`insert_now`] for creates: one INSERT on the caller's connection, so
+//!   the audit row commits or rolls back with the change. An update writes
+//!   its row inside its one write statement instead ([`Row::push_values`],
+//!   used by `updates::write`).
 //!
 //! Why the channel is unbounded and the buffer is not: the channel only
 //! grows while the drain thread is not running, and that thread does
@@ -48,6 +50,7 @@ use chrono::{DateTime, Utc};
 use diesel::connection::SimpleConnection;
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::AstPass;
 use std::collections::VecDeque;
 use std::ops::Range;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -382,7 +385,7 @@ impl Auditor {
     }
 }
 
-/// For writes that must commit with the change itself (PATCH/POST): one
+/// For writes that must commit with the change itself (POST): one
 /// INSERT on the caller's connection, inside its transaction if it has one.
 pub fn insert_now(conn: &mut PgConnection, event: &AuditEvent) -> QueryResult<()> {
     insert_row(conn, &Row::from_event(event.clone()))
@@ -419,7 +422,7 @@ pub fn accesses(
 #[derive(Debug, Clone, PartialEq, Insertable, Queryable, Selectable)]
 #[diesel(table_name = audit_events, check_for_backend(Pg))]
 #[diesel(treat_none_as_default_value = false)]
-struct Row {
+pub struct Row {
     at: DateTime<Utc>,
     nhs_number: Option<i64>,
     request_id: Option<uuid::Uuid>,
@@ -444,7 +447,54 @@ struct Row {
 }
 
 impl Row {
-    fn from_event(event: AuditEvent) -> Self {
+    /// The columns [`Row::push_values`] gives values for, in its order.
+    pub const COLUMNS: &str = "at, nhs_number, request_id, correlation_id, status, access_mode, \
+        action, level, redacted, sensitive_override, user_id, role_id, role_code, org_code, \
+        client_id, request_id_text, correlation_id_text, access_mode_name, action_name, \
+        level_name, other_nhs_numbers";
+
+    /// The row's values as bind parameters separated by commas, for an
+    /// `INSERT … SELECT` that diesel's insert cannot express (a PATCH
+    /// inserts its audit row only if its update happened, in one statement).
+    pub fn push_values<'b>(&'b self, out: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Bool, Int2, Int8, Nullable, Text, Timestamptz, Uuid};
+        out.push_bind_param::<Timestamptz, _>(&self.at)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Int8>, _>(&self.nhs_number)?;
+        for uuid in [&self.request_id, &self.correlation_id] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Uuid>, _>(uuid)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Int2, _>(&self.status)?;
+        for code in [&self.access_mode, &self.action, &self.level] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Int2>, _>(code)?;
+        }
+        for flag in [&self.redacted, &self.sensitive_override] {
+            out.push_sql(", ");
+            out.push_bind_param::<Bool, _>(flag)?;
+        }
+        for text in [
+            &self.user_id,
+            &self.role_id,
+            &self.role_code,
+            &self.org_code,
+            &self.client_id,
+            &self.request_id_text,
+            &self.correlation_id_text,
+            &self.access_mode_name,
+            &self.action_name,
+            &self.level_name,
+        ] {
+            out.push_sql(", ");
+            out.push_bind_param::<Nullable<Text>, _>(text)?;
+        }
+        out.push_sql(", ");
+        out.push_bind_param::<Nullable<Array<Int8>>, _>(&self.other_nhs_numbers)
+    }
+
+    pub fn from_event(event: AuditEvent) -> Self {
         let (request_id, request_id_text) = split_uuid(event.request_id);
         let (correlation_id, correlation_id_text) = split_uuid(event.correlation_id);
         let (access_mode, access_mode_name) = split_code(ACCESS_MODES, Some(event.access_mode));
