@@ -183,11 +183,13 @@ PGBENCH_TPS=$("$PGBENCH" -h "$PG_DATA_DIR" -p "$PG_PORT" -U postgres -S -M prepa
 RATIO=$(echo "scale=1; 100 * $RETRIEVE_RPS / $PGBENCH_TPS" | bc)
 echo "pgbench -S -M prepared: $PGBENCH_TPS tps; retrieve is $RATIO% of it"
 
+# Before the results file is opened (and so changed) below.
+COMMIT="$(git rev-parse --short HEAD)$(git diff --quiet || echo ', with uncommitted changes')"
 {
   echo "# Benchmark: $PATIENTS patients, $(date +%F)"
   echo
   echo "Command: \`bench/run.sh --patients $PATIENTS --seconds $SECONDS_EACH --connections $CONNECTIONS\`"
-  echo "(commit $(git rev-parse --short HEAD)$(git diff --quiet || echo ', with uncommitted changes'))."
+  echo "(commit $COMMIT)."
   echo
   echo "## Machine"
   echo
