@@ -10,8 +10,8 @@ use super::ApiError;
 use super::headers::X_REQUEST_ID;
 use crate::store::db::DbError;
 
-/// An error inside a write transaction: the database's, or the request's
-/// (which rolls the transaction back just the same).
+/// An error in a write: the database's, or the request's (which, inside a
+/// transaction, rolls it back just the same).
 pub(super) enum TxError {
     Db(DbError),
     Api(ApiError),
