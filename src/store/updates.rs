@@ -299,3 +299,70 @@ pub fn versions(
         .select(patient_versions::version)
         .load(conn)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::audit::AuditEvent;
+    use crate::store::seed;
+    use crate::store::testing::ScratchDb;
+
+    fn count(conn: &mut PgConnection, table: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(format!("SELECT count(*) AS n FROM {table}"))
+            .get_result::<N>(conn)
+            .unwrap()
+            .n
+    }
+
+    /// Writes version 3 of 9000000009 from `old`; true if it went through.
+    fn write_from(conn: &mut PgConnection, old: &PatientRow) -> bool {
+        let before = old.clone().into_patient().unwrap();
+        let mut after = before.clone();
+        after.version += 1;
+        let event = AuditEvent {
+            action: "update".into(),
+            access_mode: "healthcare-worker".into(),
+            nhs_numbers: vec![old.nhs_number],
+            status: 200,
+            ..AuditEvent::default()
+        };
+        let answer = Remembered {
+            request_hash: vec![1; 32],
+            status: 200,
+            etag_version: Some(after.version as i32),
+            body: b"{}".to_vec(),
+        };
+        let audit = audit::Row::from_event(event);
+        write(conn, old, &before, &after, &audit, Uuid::new_v4(), &answer).unwrap()
+    }
+
+    #[test]
+    fn a_write_from_a_version_no_longer_current_changes_nothing() {
+        let (_db, mut conn) = ScratchDb::new("updates_test");
+        seed::ensure_seeded(&mut conn, 0, 1).unwrap();
+        let n = NhsNumber::parse("9000000009").unwrap();
+        let (read, answered) = current(&mut conn, n, Uuid::new_v4()).unwrap().unwrap();
+        assert!(!answered);
+        let tables = ["patient_versions", "audit_events", "idempotency_keys"];
+        let before: Vec<i64> = tables.iter().map(|t| count(&mut conn, t)).collect();
+
+        assert!(write_from(&mut conn, &read), "the first write goes through");
+        let after_first: Vec<i64> = tables.iter().map(|t| count(&mut conn, t)).collect();
+        assert_eq!(
+            after_first,
+            before.iter().map(|c| c + 1).collect::<Vec<_>>()
+        );
+
+        // A second writer that read the same version finds it gone.
+        assert!(!write_from(&mut conn, &read), "a stale write is refused");
+        let after_second: Vec<i64> = tables.iter().map(|t| count(&mut conn, t)).collect();
+        assert_eq!(after_second, after_first, "and writes nothing at all");
+        let (now, _) = current(&mut conn, n, Uuid::new_v4()).unwrap().unwrap();
+        assert_eq!(now.version, read.version + 1);
+    }
+}
