@@ -90,5 +90,5 @@ diesel::table! {
     }
 }
 
-// A PATCH locks the patient and looks up its request id in one query.
+// A PATCH reads the patient and looks up its request id in one query.
 diesel::allow_tables_to_appear_in_same_query!(patients, idempotency_keys);
