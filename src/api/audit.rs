@@ -1,15 +1,28 @@
-//! One audit event per `/Patient` request, allowed or denied.
+//! One audit event per `/Patient` request, allowed or denied, committed
+//! before the answer leaves (see `store::audit`).
+//!
+//! Handlers whose answer carries patient data write their own event on
+//! their database path ([`event_for`], then `store::audit::insert_now` or
+//! the lookup batch) and say so with [`AuditNote::recorded`]; this
+//! middleware writes the event of every other answer and holds the answer
+//! until it is committed.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
 use actix_web::http::header::{HeaderMap, HeaderName};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
+use std::time::Duration;
 
 use super::headers::{X_CORRELATION_ID, X_REQUEST_ID};
-use crate::auth::caller::Caller;
+use crate::auth::caller::{Caller, Identity};
 use crate::domain::NhsNumber;
 use crate::store::audit::{AuditEvent, Auditor};
+
+/// Longest an answer waits for its audit row while the writer is healthy
+/// (a commit normally takes a millisecond or two).
+const DURABLE_WAIT: Duration = Duration::from_secs(1);
 
 /// What a handler adds about its answer: the action, the patients returned
 /// and whether a restricted record was redacted or shown in full.
@@ -19,8 +32,26 @@ pub struct AuditNote {
     pub nhs_numbers: Vec<i64>,
     pub redacted: bool,
     pub sensitive_override: bool,
-    /// The handler wrote the event itself, in its own transaction (updates).
+    /// The handler wrote the event itself, before answering.
     pub already_recorded: bool,
+}
+
+impl AuditNote {
+    /// The note a handler leaves once it has written its own event.
+    pub fn recorded(action: &'static str) -> Self {
+        Self {
+            action,
+            already_recorded: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// The audit flags of a record shown to a caller: `redacted` when the
+/// redaction removed anything, `sensitive_override` when a restricted
+/// record was shown in full.
+pub fn shown(restricted: bool, redacted: bool) -> (bool, bool) {
+    (redacted, restricted && !redacted)
 }
 
 fn header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
@@ -31,46 +62,52 @@ fn header(headers: &HeaderMap, name: &HeaderName) -> Option<String> {
         .map(|v| v.chars().take(200).collect())
 }
 
-/// The event for a request before its outcome is known.
-fn event(headers: &HeaderMap, caller: Option<&Caller>, note: AuditNote) -> AuditEvent {
+/// Who asked: the admitted caller, else the identity of a token that
+/// verified before the request was refused, else nobody known.
+enum Who<'a> {
+    Caller(&'a Caller),
+    Identity(&'a Identity),
+    Unauthenticated,
+}
+
+/// The event for a request with `note` and `status`.
+fn event(headers: &HeaderMap, who: Who<'_>, note: AuditNote, status: u16) -> AuditEvent {
+    let identity = match &who {
+        Who::Caller(c) => Some(c.identity()),
+        Who::Identity(i) => Some((*i).clone()),
+        Who::Unauthenticated => None,
+    };
+    let access_mode = match &identity {
+        None => "unauthenticated",
+        Some(i) => i.mode.map_or("unknown-scope", |m| m.as_str()),
+    };
+    let level = match who {
+        Who::Caller(c) => c.level_for(note.action).map(|l| l.as_str().to_owned()),
+        _ => None,
+    };
+    let identity = identity.unwrap_or_default();
     AuditEvent {
         at: chrono::Utc::now(),
         request_id: header(headers, &X_REQUEST_ID),
         correlation_id: header(headers, &X_CORRELATION_ID),
-        access_mode: caller
-            .map_or("unauthenticated", |c| c.mode.as_str())
-            .to_owned(),
-        user_id: caller.and_then(|c| c.user_id.clone()),
-        role_id: caller.and_then(|c| c.role_id.clone()),
-        role_code: caller.and_then(|c| c.role_code.clone()),
-        org_code: caller.and_then(|c| c.org_code.clone()),
-        client_id: caller.and_then(|c| c.client_id.clone()),
-        level: caller
-            .and_then(|c| c.level_for(note.action))
-            .map(|l| l.as_str().to_owned()),
+        access_mode: access_mode.to_owned(),
+        user_id: identity.user_id,
+        role_id: identity.role_id,
+        role_code: identity.role_code,
+        org_code: identity.org_code,
+        client_id: identity.client_id,
+        level,
         action: note.action.to_owned(),
         nhs_numbers: note.nhs_numbers,
-        status: 0,
+        status,
         redacted: note.redacted,
         sensitive_override: note.sensitive_override,
     }
 }
 
-/// For handlers that must commit the audit row with their change.
-pub fn event_for(
-    req: &HttpRequest,
-    caller: &Caller,
-    action: &'static str,
-    nhs_number: NhsNumber,
-) -> AuditEvent {
-    let note = AuditNote {
-        action,
-        nhs_numbers: vec![nhs_number.as_i64()],
-        ..AuditNote::default()
-    };
-    let mut e = event(req.headers(), Some(caller), note);
-    e.status = 200;
-    e
+/// The event of an answer a handler writes itself, before answering.
+pub fn event_for(req: &HttpRequest, caller: &Caller, note: AuditNote, status: u16) -> AuditEvent {
+    event(req.headers(), Who::Caller(caller), note, status)
 }
 
 /// What was attempted, for a request refused before a handler said more.
@@ -109,17 +146,35 @@ pub async fn audit(
         return next.call(req).await;
     };
     let response = next.call(req).await?;
-    let request = response.request();
-    let extensions = request.extensions();
-    let note = extensions
-        .get::<AuditNote>()
-        .cloned()
-        .unwrap_or_else(|| attempted(request));
-    if !note.already_recorded {
-        let mut e = event(request.headers(), extensions.get::<Caller>(), note);
-        e.status = response.status().as_u16();
+    let status = response.status();
+    let event = {
+        let request = response.request();
+        let extensions = request.extensions();
+        let note = extensions
+            .get::<AuditNote>()
+            .cloned()
+            .unwrap_or_else(|| attempted(request));
+        if note.already_recorded {
+            None
+        } else {
+            let who = match (extensions.get::<Caller>(), extensions.get::<Identity>()) {
+                (Some(caller), _) => Who::Caller(caller),
+                (None, Some(identity)) => Who::Identity(identity),
+                (None, None) => Who::Unauthenticated,
+            };
+            Some(event(request.headers(), who, note, status.as_u16()))
+        }
+    };
+    let Some(e) = event else {
+        return Ok(response);
+    };
+    // A 503 is given because the database is unreachable or overloaded, and
+    // a writer that cannot reach it would only hold the answer up: queue the
+    // event (it is written when the database returns) and answer at once.
+    if status == StatusCode::SERVICE_UNAVAILABLE || !auditor.is_writing() {
         auditor.record(e);
+    } else if !auditor.record_durably(e, DURABLE_WAIT).await {
+        tracing::warn!("audit event not committed in time; answering anyway, it stays queued");
     }
-    drop(extensions);
     Ok(response)
 }

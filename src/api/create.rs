@@ -10,20 +10,25 @@
 //!    wrong values and counts, then the business rules (INVALID_CREATE).
 //! 3. **Matching:** the demographics become a fuzzy search (first given
 //!    name, family, birth date, and gender and postcode when known) scored by
-//!    the search [`Matcher`]. Only a score of at least [`MATCH_THRESHOLD`]
-//!    counts: one such patient answers 200 SINGLE_MATCH naming them, several
-//!    answer 200 MULTIPLE_MATCHES, and nothing is created (the number of a
-//!    restricted record the caller may not see in full is withheld). Weaker
-//!    resemblances (Jayne Smyth for Jane Smith scores 0.937) do not stop a
-//!    create.
+//!    the search [`Matcher`] on what the caller may see of each record. Only
+//!    a score of at least [`MATCH_THRESHOLD`] counts: one such patient
+//!    answers 200 SINGLE_MATCH naming them, several answer 200
+//!    MULTIPLE_MATCHES, and nothing is created. Weaker resemblances (Jayne
+//!    Smyth for Jane Smith scores 0.937) do not stop a create. A record the
+//!    caller may not see in full is also compared on names, birth date and
+//!    gender alone (never on where the patient lives): a duplicate of it is
+//!    refused too, with an answer that names no number, no count and no
+//!    place (MULTIPLE_MATCHES, [`ApiError::MatchWithheld`]).
 //! 4. **Create:** a fresh number from the allocation range
 //!    (`store::allocate`), version 1, security `U`, verification status
 //!    `01`, server ids on every list item, the audit row and the answer for
 //!    retries, all in one transaction. 201 with the Patient, `ETag: W/"1"`
 //!    and `Location`.
 //!
-//! A retry with the same X-Request-ID and body gets the same 201 answer and
-//! creates nothing (within 24 hours); concurrent requests with one id, or
+//! A retry by the same caller with the same X-Request-ID and body gets the
+//! same 201 answer (version 1 read again, shown as the caller may see it
+//! now, audited as `create-replay`) and creates nothing (within 24 hours);
+//! anybody else reusing the id gets 400. Concurrent requests with one id, or
 //! for people born on the same day, queue on advisory locks, so neither a
 //! retry nor two simultaneous creates of one person make two records.
 
@@ -119,13 +124,25 @@ fn allocation_range() -> Result<AllocationRange, ApiError> {
 
 /// How a create ended.
 enum Outcome {
+    /// The new patient (or, for a retry, the version its first answer
+    /// showed), as the caller may see it.
     Created {
-        body: Vec<u8>,
+        patient: Box<Patient>,
         replayed: bool,
     },
-    /// The matching patients, each with whether the caller may see that
-    /// record in full.
-    Matched(Vec<(NhsNumber, bool)>),
+    Matched(Duplicates),
+}
+
+/// The patients a create would duplicate.
+#[derive(Debug, PartialEq)]
+enum Duplicates {
+    None,
+    /// Matched on what the caller may see: named (one) or counted (several).
+    Visible(Vec<NhsNumber>),
+    /// Only records the caller may not see in full match, on their names,
+    /// birth date and gender: the create is refused without saying which,
+    /// how many or where.
+    Withheld(Vec<NhsNumber>),
 }
 
 pub async fn create(
@@ -153,24 +170,42 @@ pub async fn create(
         .map_err(|e| ApiError::InvalidCreate(format!("the body is not valid JSON: {e}")))?;
     let today = chrono::Utc::now().date_naive();
     let mut patient = parse_request(&json, today)?;
-    let matcher = Matcher::at(&match_request(&patient), today);
+    let clearance = caller.grants.clearance;
+    let matchers = Matchers {
+        visible: Matcher::at(&match_request(&patient), today, clearance),
+        identity: Matcher::at(&identity_request(&patient), today, Clearance::All),
+        clearance,
+    };
     let range = allocation_range()?;
 
-    let (request_id, hash) = retry_key(&req, &body)?;
-    let clearance = caller.grants.clearance;
-    // The number is filled in once allocated.
-    let mut audit = crate::api::audit::event_for(&req, &caller, "create", patient.nhs_number);
+    let (request_id, hash) = retry_key(&req, &caller, &body)?;
+    let note = AuditNote {
+        action: "create",
+        ..AuditNote::default()
+    };
+    // Numbers and status are filled in once known; written before the
+    // answer leaves, whatever it is.
+    let mut event = crate::api::audit::event_for(&req, &caller, note, 201);
 
     let outcome = db
         .run(move |conn| {
             writes::transaction(conn, |conn| {
                 allocate::lock_request_id(conn, request_id)?;
                 if let Some(previous) = updates::remembered(conn, request_id)? {
+                    // The hash covers the caller: another caller reusing
+                    // the id is a different request.
                     if previous.request_hash != hash {
                         return Err(ApiError::RequestIdReused(request_id.to_string()).into());
                     }
+                    let (shown, redacted, sensitive_override) =
+                        writes::kept_version(conn, &previous, clearance)?;
+                    event.action = "create-replay".into();
+                    event.nhs_numbers = vec![previous.nhs_number];
+                    event.redacted = redacted;
+                    event.sensitive_override = sensitive_override;
+                    crate::store::audit::insert_now(conn, &event)?;
                     return Ok(Outcome::Created {
-                        body: previous.body,
+                        patient: Box::new(shown),
                         replayed: true,
                     });
                 }
@@ -178,9 +213,16 @@ pub async fn create(
                     .birth_date
                     .ok_or(ApiError::MissingValue("birthDate".into()))?;
                 allocate::lock_birth_date(conn, birth)?;
-                let matches = matches(conn, &matcher, &patient, clearance)?;
-                if !matches.is_empty() {
-                    return Ok(Outcome::Matched(matches));
+                let duplicates = matches(conn, &matchers, &patient)?;
+                if duplicates != Duplicates::None {
+                    event.status = 200;
+                    (event.nhs_numbers, event.redacted) = match &duplicates {
+                        Duplicates::Visible(found) => (numbers(found), false),
+                        Duplicates::Withheld(found) => (numbers(found), true),
+                        Duplicates::None => (Vec::new(), false),
+                    };
+                    crate::store::audit::insert_now(conn, &event)?;
+                    return Ok(Outcome::Matched(duplicates));
                 }
                 let number = allocate::next_number(conn, range)?.ok_or_else(|| {
                     tracing::error!(%range, "the NHS number allocation range is used up");
@@ -192,72 +234,56 @@ pub async fn create(
                     &[PatientRow::from_patient(&patient, None)],
                     &FormerNameRow::of(&patient),
                 )?;
-                let body = serde_json::to_vec(&fhir::patient::render(&patient))
-                    .map_err(|e| ApiError::Internal(e.to_string()))?;
-                audit.nhs_numbers = vec![number.as_i64()];
-                audit.status = 201;
-                crate::store::audit::insert_now(conn, &audit)?;
+                event.nhs_numbers = vec![number.as_i64()];
+                crate::store::audit::insert_now(conn, &event)?;
                 updates::remember(
                     conn,
                     request_id,
                     &Remembered {
                         request_hash: hash,
                         status: 201,
-                        etag_version: Some(1),
-                        body: body.clone(),
+                        nhs_number: number.as_i64(),
+                        version: patient.version as i32,
                     },
                 )?;
                 Ok(Outcome::Created {
-                    body,
+                    patient: Box::new(patient),
                     replayed: false,
                 })
             })
         })
         .await??;
 
-    let (body, replayed) = match outcome {
-        Outcome::Created { body, replayed } => (body, replayed),
-        Outcome::Matched(found) => {
-            let (error, note) = match found[..] {
-                // A single match discloses that patient's number, unless
-                // the record is restricted beyond the caller's clearance:
-                // the number would confirm where they live (as search
-                // leaves restricted patients out of postcode searches).
-                [(number, true)] => (
-                    ApiError::SingleMatch(number.to_string()),
-                    vec![number.as_i64()],
-                ),
-                [(number, false)] => (ApiError::SingleMatchWithheld, vec![number.as_i64()]),
-                _ => (ApiError::MultipleMatches, Vec::new()),
-            };
-            req.extensions_mut().insert(AuditNote {
-                action: "create",
-                nhs_numbers: note,
-                redacted: error == ApiError::SingleMatchWithheld,
-                ..AuditNote::default()
+    let (patient, replayed) = match outcome {
+        Outcome::Created { patient, replayed } => (patient, replayed),
+        Outcome::Matched(duplicates) => {
+            req.extensions_mut().insert(AuditNote::recorded("create"));
+            return Err(match duplicates {
+                Duplicates::Visible(found) if found.len() == 1 => {
+                    ApiError::SingleMatch(found[0].to_string())
+                }
+                Duplicates::Visible(_) => ApiError::MultipleMatches,
+                Duplicates::Withheld(_) | Duplicates::None => ApiError::MatchWithheld,
             });
-            return Err(error);
         }
     };
-    let number = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .and_then(|v| v["id"].as_str().and_then(|id| NhsNumber::parse(id).ok()))
-        .ok_or_else(|| ApiError::Internal("a remembered create answer has no id".into()))?;
-    // The audit row of a new patient is already committed with it.
-    req.extensions_mut().insert(AuditNote {
-        action: "create",
-        nhs_numbers: vec![number.as_i64()],
-        already_recorded: !replayed,
-        ..AuditNote::default()
-    });
+    // The audit row is already committed: with the new patient, or (a
+    // replay) just before.
+    let action = if replayed { "create-replay" } else { "create" };
+    req.extensions_mut().insert(AuditNote::recorded(action));
+    let number = patient.nhs_number;
     Ok(HttpResponse::Created()
         .content_type(FHIR_JSON)
-        .insert_header((header::ETAG, "W/\"1\""))
+        .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))
         .insert_header((
             header::LOCATION,
             format!("{}/Patient/{number}", super::base_url(&req)),
         ))
-        .body(body))
+        .json(fhir::patient::render(&patient)))
+}
+
+fn numbers(found: &[NhsNumber]) -> Vec<i64> {
+    found.iter().map(|n| n.as_i64()).collect()
 }
 
 // ---------------------------------------------------------------------------
@@ -266,11 +292,6 @@ pub async fn create(
 /// The demographics as a fuzzy search. Gender `unknown` and pseudo
 /// postcodes (`ZZ99 …`) say nothing about who this is, so they are left out.
 fn match_request(patient: &Patient) -> SearchRequest {
-    let name = patient
-        .details
-        .names
-        .iter()
-        .find(|n| n.name_use == NameUse::Usual);
     let postcode = patient
         .details
         .addresses
@@ -281,6 +302,20 @@ fn match_request(patient: &Patient) -> SearchRequest {
         .map(str::trim)
         .find(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == ' '))
         .filter(|p| !crate::domain::search::normalise::postcode(p).starts_with("ZZ99"));
+    SearchRequest {
+        postcode: postcode.map(|p| Pattern::Exact(p.to_owned())),
+        ..identity_request(patient)
+    }
+}
+
+/// The demographics that say who, not where: first given name, family
+/// name, birth date and gender.
+fn identity_request(patient: &Patient) -> SearchRequest {
+    let name = patient
+        .details
+        .names
+        .iter()
+        .find(|n| n.name_use == NameUse::Usual);
     SearchRequest {
         family: name.and_then(|n| n.family.clone()).map(Pattern::Exact),
         given: name
@@ -295,31 +330,43 @@ fn match_request(patient: &Patient) -> SearchRequest {
             from: patient.birth_date,
             to: patient.birth_date,
         },
-        postcode: postcode.map(|p| Pattern::Exact(p.to_owned())),
         fuzzy: true,
         ..SearchRequest::default()
     }
 }
 
+/// How a create is matched against the store.
+struct Matchers {
+    /// Every field, on what the caller may see of each record.
+    visible: Matcher,
+    /// Names, birth date and gender only, on the whole record: for records
+    /// the caller may not see in full, so that a duplicate of one is still
+    /// refused, without the answer depending on where that patient lives.
+    identity: Matcher,
+    clearance: Clearance,
+}
+
 /// The patients `patient` would duplicate: those scoring at least
-/// [`MATCH_THRESHOLD`], in number order, each with whether `clearance` sees
-/// the record in full. Superseded and invalidated records never match;
-/// restricted and deceased ones do.
+/// [`MATCH_THRESHOLD`], in number order. Superseded and invalidated records
+/// never match; restricted and deceased ones do.
 fn matches(
     conn: &mut diesel::PgConnection,
-    matcher: &Matcher,
+    matchers: &Matchers,
     patient: &Patient,
-    clearance: Clearance,
-) -> Result<Vec<(NhsNumber, bool)>, DbError> {
+) -> Result<Duplicates, DbError> {
     let birth = DateRange {
         from: patient.birth_date,
         to: patient.birth_date,
     };
+    let strong = |score: Option<f64>| score.is_some_and(|s| s >= MATCH_THRESHOLD);
     let keep = |p: Patient| {
-        matcher
-            .score(&p)
-            .is_some_and(|s| s >= MATCH_THRESHOLD)
-            .then(|| (p.nhs_number, p.visible_in_full_to(clearance)))
+        if strong(matchers.visible.score(&p)) {
+            Some((p.nhs_number, true))
+        } else if !p.visible_in_full_to(matchers.clearance) && strong(matchers.identity.score(&p)) {
+            Some((p.nhs_number, false))
+        } else {
+            None
+        }
     };
     let mut found = search::candidates(
         conn,
@@ -328,6 +375,7 @@ fn matches(
             birth,
             former_names: false,
             cap: CANDIDATE_CAP,
+            very_restricted: true,
         },
         keep,
     )?;
@@ -345,13 +393,23 @@ fn matches(
                 birth,
                 former_names: false,
                 cap: CANDIDATE_CAP,
+                very_restricted: true,
             },
             keep,
         )?;
     }
-    let mut numbers = found.kept;
-    numbers.sort();
-    Ok(numbers)
+    let (mut visible, mut withheld): (Vec<_>, Vec<_>) =
+        found.kept.into_iter().partition(|(_, seen)| *seen);
+    visible.sort();
+    withheld.sort();
+    let first = |list: Vec<(NhsNumber, bool)>| list.into_iter().map(|(n, _)| n).collect();
+    Ok(if !visible.is_empty() {
+        Duplicates::Visible(first(visible))
+    } else if !withheld.is_empty() {
+        Duplicates::Withheld(first(withheld))
+    } else {
+        Duplicates::None
+    })
 }
 
 // ---------------------------------------------------------------------------
@@ -935,7 +993,7 @@ mod tests {
 
     fn decide(edit: impl FnOnce(&mut Value)) -> Vec<(String, f64)> {
         let p = parse_request(&request(edit), today()).unwrap();
-        let m = Matcher::at(&match_request(&p), today());
+        let m = Matcher::at(&match_request(&p), today(), Clearance::All);
         sandbox_patients()
             .iter()
             .filter_map(|c| m.score(c).map(|s| (c.nhs_number.to_string(), s)))

@@ -94,10 +94,10 @@ pub enum ApiError {
     /// 200 (sic): a create whose demographics match one patient (the number).
     #[error("single match")]
     SingleMatch(String),
-    /// 200 SINGLE_MATCH (sic) without the number: the one match is a
-    /// restricted record the caller may not see in full.
-    #[error("single match, number withheld")]
-    SingleMatchWithheld,
+    /// 200 MULTIPLE_MATCHES (sic): the demographics match only records the
+    /// caller may not see in full. Neither which, how many nor where is said.
+    #[error("match withheld")]
+    MatchWithheld,
     /// 200 (sic): a create whose demographics match several patients.
     #[error("multiple matches")]
     MultipleMatches,
@@ -336,14 +336,14 @@ impl ApiError {
                 "INVALID_CREATE",
                 "Patient create data is invalid",
             ),
-            Self::SingleMatch(_) | Self::SingleMatchWithheld => spec(
+            Self::SingleMatch(_) => spec(
                 S::OK,
                 "error",
                 "value",
                 "SINGLE_MATCH",
                 "Single match found",
             ),
-            Self::MultipleMatches => spec(
+            Self::MultipleMatches | Self::MatchWithheld => spec(
                 S::OK,
                 "error",
                 "value",
@@ -477,8 +477,8 @@ impl ApiError {
             Self::SingleMatch(nhs_number) => Some(format!(
                 "Unable to create new patient. NHS number {nhs_number} found for supplied demographic data."
             )),
-            Self::SingleMatchWithheld => Some(
-                "Unable to create new patient. A restricted record was found for supplied demographic data; its NHS number cannot be shown with this access."
+            Self::MatchWithheld => Some(
+                "Unable to create new patient. The supplied demographic data may match a record that cannot be shown with this access. Ask a user with access to sensitive records to trace the patient."
                     .into(),
             ),
             Self::MultipleMatches => Some(

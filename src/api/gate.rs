@@ -1,7 +1,9 @@
 //! The gate every `/Patient` request passes, in the PDS order: the bearer
 //! token (401), the access mode (403 for NHS login below P9), the
 //! `X-Request-ID` (400), the CIS2 role (400) and an access level (403).
-//! A request that passes carries its `Caller` in the request extensions.
+//! A request that passes carries its `Caller` in the request extensions; one
+//! refused after its token verified carries the token's `Identity`, for the
+//! audit trail.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -44,17 +46,31 @@ async fn admit(req: &ServiceRequest) -> Result<caller::Caller, ApiError> {
         tracing::debug!(reason = %e, "token refused");
         ApiError::Unauthorized(e.diagnostics())
     })?;
-    let mode = caller::mode(&claims)?;
-    check_request_id(req)?;
-    let urid = match req.headers().get(NHSD_SESSION_URID) {
-        // The header only means something for healthcare workers (the PDS
-        // proxy removes it in the other modes).
-        Some(v) if mode == caller::Mode::HealthcareWorker => Some(
-            v.to_str()
-                .map_err(|_| ApiError::InvalidRole(String::new()))?,
-        ),
+    let mode = caller::mode(&claims);
+    // The header only means something for healthcare workers (the PDS
+    // proxy removes it in the other modes).
+    let urid = match (&mode, req.headers().get(NHSD_SESSION_URID)) {
+        (Ok(caller::Mode::HealthcareWorker), Some(v)) => Some(v.to_str()),
         _ => None,
     };
+    // From here on the token is verified: whatever is refused below, the
+    // audit trail names who asked.
+    let identified = match &mode {
+        Ok(m) => Some(*m),
+        Err(Denial::PatientNotAllowed) => Some(caller::Mode::Patient),
+        Err(_) => None,
+    };
+    let identity = caller::identify(
+        &claims,
+        identified,
+        urid.as_ref().and_then(|r| r.as_ref().ok().copied()),
+    );
+    req.extensions_mut().insert(identity);
+    let mode = mode?;
+    check_request_id(req)?;
+    let urid = urid
+        .transpose()
+        .map_err(|_| ApiError::InvalidRole(String::new()))?;
     Ok(caller::resolve(&claims, mode, urid, &gate.policy)?)
 }
 

@@ -4,11 +4,12 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::audit::AuditNote;
+use super::audit::{self, AuditNote};
 use super::base_url;
-use super::patient::{may_read, respond};
+use super::patient::{may_read, respond, shown_as};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::Caller;
+use crate::domain::codes::Security;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::store::db::{Db, DbError};
@@ -19,16 +20,34 @@ use crate::store::updates;
 const PAGE: i64 = 10;
 const MAX_PAGE: i64 = 50;
 
-/// The current record (never following a merge: history is per number).
-fn current(
+/// The current record (never following a merge: history is per number)
+/// and what its stored history says.
+struct Record {
+    now: Patient,
+    /// Earlier versions stored (seeded records may lack their first ones).
+    stored: i64,
+    /// The label earlier versions are shown under: the strictest the record
+    /// has had, now or in any stored version, so a record that became
+    /// restricted does not show its old addresses to callers who may not
+    /// see its current ones.
+    earlier_label: Security,
+}
+
+fn record(
     conn: &mut diesel::PgConnection,
     nhs_number: NhsNumber,
-) -> Result<Result<Patient, ApiError>, DbError> {
-    Ok(match patients::retrieve_exact(conn, nhs_number)? {
-        Retrieved::Current(p) => Ok(*p),
-        Retrieved::Invalidated => Err(ApiError::Invalidated),
-        Retrieved::Missing => Err(ApiError::NotFound),
-    })
+) -> Result<Result<Record, ApiError>, DbError> {
+    let now = match patients::retrieve_exact(conn, nhs_number)? {
+        Retrieved::Current(p) => *p,
+        Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
+        Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
+    };
+    let (stored, earlier_label) = updates::history_summary(conn, nhs_number, now.security)?;
+    Ok(Ok(Record {
+        now,
+        stored,
+        earlier_label,
+    }))
 }
 
 pub async fn vread(
@@ -48,22 +67,33 @@ pub async fn vread(
                 field: "vid".into(),
                 value: vid.clone(),
             })?;
+    let clearance = caller.grants.clearance;
+    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let found = db
         .run(move |conn| {
-            let now = match current(conn, nhs_number)? {
-                Ok(p) => p,
+            let record = match record(conn, nhs_number)? {
+                Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            if now.version as i32 == version {
-                return Ok(Ok(now));
-            }
-            match updates::version(conn, nhs_number, version)? {
-                Some(row) => Ok(Ok(row.into_patient()?)),
-                None => Ok(Err(ApiError::NotFound)),
-            }
+            let (patient, label) = if record.now.version as i32 == version {
+                let label = record.now.security;
+                (record.now, label)
+            } else {
+                match updates::version(conn, nhs_number, version)? {
+                    Some(row) => (row.into_patient()?, record.earlier_label),
+                    None => return Ok(Err(ApiError::NotFound)),
+                }
+            };
+            let (shown, redacted, sensitive_override) = shown_as(patient, label, clearance);
+            event.nhs_numbers = vec![nhs_number.as_i64()];
+            event.redacted = redacted;
+            event.sensitive_override = sensitive_override;
+            crate::store::audit::insert_now(conn, &event)?;
+            Ok(Ok(shown))
         })
         .await??;
-    Ok(respond(&req, found, &caller, "history"))
+    req.extensions_mut().insert(AuditNote::recorded("history"));
+    Ok(respond(found))
 }
 
 #[derive(Deserialize)]
@@ -105,44 +135,55 @@ pub async fn history(
         i64::from(i32::MAX),
         i64::from(i32::MAX),
     )? as i32;
-    let (versions, total) = db
+    let clearance = caller.grants.clearance;
+    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
+    let found = db
         .run(move |conn| {
-            let now = match current(conn, nhs_number)? {
-                Ok(p) => p,
+            let record = match record(conn, nhs_number)? {
+                Ok(r) => r,
                 Err(e) => return Ok(Err(e)),
             };
-            let total = now.version as i64;
+            let now_version = record.now.version as i32;
             let mut out = Vec::new();
-            if (now.version as i32) < before {
-                out.push(now.clone());
+            if now_version < before {
+                let label = record.now.security;
+                out.push(shown_as(record.now, label, clearance));
             }
             let older = updates::versions(
                 conn,
                 nhs_number,
-                before.min(now.version as i32),
+                before.min(now_version),
                 count + 1 - out.len() as i64,
             )?;
             for v in older {
                 if let Some(row) = updates::version(conn, nhs_number, v)? {
-                    out.push(row.into_patient()?);
+                    out.push(shown_as(
+                        row.into_patient()?,
+                        record.earlier_label,
+                        clearance,
+                    ));
                 }
             }
-            Ok(Ok((out, total)))
+            out.truncate(count as usize + 1);
+            let listed = &out[..out.len().min(count as usize)];
+            event.nhs_numbers = vec![nhs_number.as_i64()];
+            event.redacted = listed.iter().any(|(_, redacted, _)| *redacted);
+            event.sensitive_override = listed.iter().any(|(_, _, full)| *full);
+            crate::store::audit::insert_now(conn, &event)?;
+            // Every entry that can be listed: the current version and the
+            // stored earlier ones (not the version number, which counts
+            // versions whose copies a seeded record never had).
+            Ok(Ok((out, 1 + record.stored)))
         })
         .await??;
+    req.extensions_mut().insert(AuditNote::recorded("history"));
+    let (versions, total) = found;
     let more = versions.len() as i64 > count;
     let base = base_url(&req);
-    let mut note = AuditNote {
-        action: "history",
-        nhs_numbers: vec![nhs_number.as_i64()],
-        ..AuditNote::default()
-    };
     let entries: Vec<serde_json::Value> = versions
         .into_iter()
         .take(count as usize)
-        .map(|p| {
-            let (p, redacted) = p.visible_to(caller.grants.clearance);
-            note.redacted |= redacted;
+        .map(|(p, _, _)| {
             json!({
                 "fullUrl": format!("{base}/Patient/{}/_history/{}", p.nhs_number, p.version),
                 "resource": fhir::patient::render(&p),
@@ -158,7 +199,6 @@ pub async fn history(
     if let (true, Some(oldest)) = (more, oldest) {
         links.push(json!({"relation": "next", "url": format!("{self_url}&_before={oldest}")}));
     }
-    req.extensions_mut().insert(note);
     let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "history",

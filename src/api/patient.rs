@@ -1,14 +1,17 @@
 //! `GET /Patient/{id}`.
 
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, ResponseError, web};
 
-use super::audit::AuditNote;
+use super::audit::{self, AuditNote};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
+use crate::domain::codes::Security;
+use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
-use crate::store::lookup::Lookup;
+use crate::store::db::DbError;
+use crate::store::lookup::{AuditOf, Lookup};
 use crate::store::patients::Retrieved;
 
 pub async fn retrieve(
@@ -19,12 +22,68 @@ pub async fn retrieve(
 ) -> Result<HttpResponse, ApiError> {
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
     may_read(&caller, nhs_number)?;
-    let patient = match lookup.retrieve(nhs_number).await? {
+    let clearance = caller.grants.clearance;
+    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("retrieve"), 0);
+    // The lookup writes this event with its batch, before answering.
+    let audit_of: AuditOf = Box::new(move |found| {
+        let note = match outcome(found) {
+            Ok(patient) => retrieved_note(nhs_number, patient, clearance),
+            Err(_) => AuditNote {
+                nhs_numbers: vec![nhs_number.as_i64()],
+                ..AuditNote::default()
+            },
+        };
+        event.status = match outcome(found) {
+            Ok(_) => 200,
+            Err(e) => e.status_code().as_u16(),
+        };
+        event.nhs_numbers = note.nhs_numbers;
+        event.redacted = note.redacted;
+        event.sensitive_override = note.sensitive_override;
+        event
+    });
+    let looked = lookup.retrieve(nhs_number, audit_of).await;
+    if looked.audited {
+        req.extensions_mut().insert(AuditNote::recorded("retrieve"));
+    }
+    let patient = match looked.found? {
         Retrieved::Current(patient) => *patient,
         Retrieved::Invalidated => return Err(ApiError::Invalidated),
         Retrieved::Missing => return Err(ApiError::NotFound),
     };
-    Ok(respond(&req, patient, &caller, "retrieve"))
+    let label = patient.security;
+    Ok(respond(shown_as(patient, label, clearance).0))
+}
+
+/// What a retrieve answers for what the lookup found.
+fn outcome(found: &Result<Retrieved, DbError>) -> Result<&Patient, ApiError> {
+    match found {
+        Ok(Retrieved::Current(patient)) => Ok(patient),
+        Ok(Retrieved::Invalidated) => Err(ApiError::Invalidated),
+        Ok(Retrieved::Missing) => Err(ApiError::NotFound),
+        Err(DbError::Unavailable(cause)) => Err(ApiError::Unavailable(cause.clone())),
+        Err(other) => Err(ApiError::Internal(other.to_string())),
+    }
+}
+
+/// The audit note of `patient` retrieved as `requested`: a superseded
+/// number is recorded beside the record it was merged into.
+fn retrieved_note(requested: NhsNumber, patient: &Patient, clearance: Clearance) -> AuditNote {
+    let mut nhs_numbers = vec![requested.as_i64()];
+    if patient.nhs_number != requested {
+        nhs_numbers.push(patient.nhs_number.as_i64());
+    }
+    let (redacted, sensitive_override) = audit::shown(
+        patient.is_restricted(),
+        !patient.visible_in_full_to(clearance),
+    );
+    AuditNote {
+        action: "retrieve",
+        nhs_numbers,
+        redacted,
+        sensitive_override,
+        already_recorded: false,
+    }
 }
 
 /// Reading one patient's record: patients only their own, others with the
@@ -41,23 +100,21 @@ pub(super) fn may_read(caller: &Caller, nhs_number: NhsNumber) -> Result<(), Api
     Ok(())
 }
 
-/// One version of a record as `caller` may see it, with its ETag, noted for
-/// the audit trail.
-pub(super) fn respond(
-    req: &HttpRequest,
+/// One version of a record, shown redacted under `label` as `clearance`
+/// may see it, and its audit flags (redacted, sensitive_override).
+pub(super) fn shown_as(
     patient: Patient,
-    caller: &Caller,
-    action: &'static str,
-) -> HttpResponse {
-    let restricted = patient.is_restricted();
-    let (patient, redacted) = patient.visible_to(caller.grants.clearance);
-    req.extensions_mut().insert(AuditNote {
-        action,
-        nhs_numbers: vec![patient.nhs_number.as_i64()],
-        redacted,
-        sensitive_override: restricted && !redacted,
-        ..AuditNote::default()
-    });
+    label: Security,
+    clearance: Clearance,
+) -> (Patient, bool, bool) {
+    let restricted = label != Security::Unrestricted;
+    let (patient, redacted) = patient.visible_under(label, clearance);
+    let (redacted, sensitive_override) = audit::shown(restricted, redacted);
+    (patient, redacted, sensitive_override)
+}
+
+/// 200 with one version of a record (already redacted) and its ETag.
+pub(super) fn respond(patient: Patient) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use super::audit::AuditNote;
+use super::audit::{self, AuditNote};
 use super::base_url;
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
@@ -18,9 +18,6 @@ use crate::store::related;
 struct Found {
     /// The patient asked for, or the record it was merged into.
     nhs_number: NhsNumber,
-    /// The patient is restricted and the caller may not see who is
-    /// related to them: no related people were read.
-    hidden: bool,
     restricted: bool,
     /// Each related person, and whether they lost their location because
     /// their patient reference names a restricted patient.
@@ -58,6 +55,7 @@ pub async fn related(
     // PDS returns no related people of a restricted patient (an empty
     // bundle), except to callers who see every record in full.
     let sees_restricted = caller.grants.clearance == Clearance::All;
+    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("related"), 200);
     let found = db
         .run(move |conn| {
             let patient = match patients::retrieve(conn, nhs_number)? {
@@ -69,11 +67,13 @@ pub async fn related(
             let hidden = restricted && !sees_restricted;
             let mut found = Found {
                 nhs_number: patient.nhs_number,
-                hidden,
                 restricted,
                 people: Vec::new(),
             };
             if hidden {
+                event.nhs_numbers = vec![found.nhs_number.as_i64()];
+                event.redacted = true;
+                crate::store::audit::insert_now(conn, &event)?;
                 return Ok(Ok(found));
             }
             let people = related::of_patient(conn, patient.nhs_number)?;
@@ -91,29 +91,25 @@ pub async fn related(
                     _ => (p, false),
                 })
                 .collect();
+            event.nhs_numbers = vec![found.nhs_number.as_i64()];
+            event.redacted = found.people.iter().any(|(_, shielded)| *shielded);
+            event.sensitive_override = found.restricted;
+            crate::store::audit::insert_now(conn, &event)?;
             Ok(Ok(found))
         })
         .await??;
+    req.extensions_mut().insert(AuditNote::recorded("related"));
 
     let base = base_url(&req);
     let patient = found.nhs_number;
-    let mut note = AuditNote {
-        action: "related",
-        nhs_numbers: vec![patient.as_i64()],
-        redacted: found.hidden,
-        sensitive_override: found.restricted && !found.hidden,
-        ..AuditNote::default()
-    };
     let entries = found
         .people
         .into_iter()
-        .map(|(person, shielded)| {
-            note.redacted |= shielded;
+        .map(|(person, _)| {
             let url = format!("{base}/Patient/{patient}/RelatedPerson/{}", person.id);
             (url, fhir::related::render(&person))
         })
         .collect();
-    req.extensions_mut().insert(note);
     Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .json(fhir::related::bundle(&chrono::Utc::now(), entries)))

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 
-use super::audit::AuditNote;
+use super::audit::{self, AuditNote};
 use super::base_url;
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
@@ -71,7 +71,12 @@ pub async fn search(
     }
     let limit = result_limit(&caller, &request)?;
 
-    let matcher = Matcher::new(&request);
+    // Matching sees only what this caller may see of each record (the
+    // matcher redacts before it compares), and very restricted records are
+    // not even fetched for callers who may not see them: no answer, count
+    // or score depends on what the caller may not see.
+    let clearance = caller.grants.clearance;
+    let matcher = Matcher::new(&request, clearance);
     let query_family = if request.fuzzy {
         None
     } else {
@@ -79,20 +84,23 @@ pub async fn search(
     };
     let birth = request.birth;
     let former_names = request.history && !request.fuzzy;
-    // Restricted patients never surface through a location search.
+    // Restricted patients never surface through a location search (PDS).
     let by_location = request.postcode.is_some() || request.general_practitioner.is_some();
+    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("search"), 200);
     // Scored on the blocking thread, under the connection's permit: the CPU
     // work of a fuzzy search stays bounded and off the HTTP workers, and
-    // only matches are kept.
-    let candidates = db
+    // only matches are kept. The audit row is written on the same
+    // connection before the answer leaves.
+    let found = db
         .run(move |conn| {
-            search::candidates(
+            let candidates = search::candidates(
                 conn,
                 &CandidateQuery {
                     family: query_family.as_ref(),
                     birth,
                     former_names,
                     cap: CANDIDATE_CAP,
+                    very_restricted: clearance == Clearance::All,
                 },
                 |p| {
                     if by_location && p.is_restricted() {
@@ -100,38 +108,36 @@ pub async fn search(
                     }
                     matcher.score(&p).map(|score| (score, p))
                 },
-            )
+            )?;
+            let mut matches = candidates.kept;
+            let found = if candidates.truncated || matches.len() > limit {
+                Err(ApiError::TooManyMatches)
+            } else {
+                matches.sort_by(|a, b| {
+                    b.0.total_cmp(&a.0)
+                        .then(a.1.nhs_number.cmp(&b.1.nhs_number))
+                });
+                // Search shows restricted records redacted, whoever asks (PDS).
+                event.nhs_numbers = matches.iter().map(|(_, p)| p.nhs_number.as_i64()).collect();
+                event.redacted = matches.iter().any(|(_, p)| p.is_restricted());
+                Ok(matches)
+            };
+            crate::store::audit::insert_now(conn, &event)?;
+            Ok(found)
         })
-        .await?;
-    if candidates.truncated {
-        return Err(ApiError::TooManyMatches);
+        .await;
+    if found.is_ok() {
+        req.extensions_mut().insert(AuditNote::recorded("search"));
     }
-    let mut matches = candidates.kept;
-    if matches.len() > limit {
-        return Err(ApiError::TooManyMatches);
-    }
-    matches.sort_by(|a, b| {
-        b.0.total_cmp(&a.0)
-            .then(a.1.nhs_number.cmp(&b.1.nhs_number))
-    });
-
     let base = base_url(&req);
-    let mut note = AuditNote {
-        action: "search",
-        ..AuditNote::default()
-    };
-    let entries = matches
+    let entries = found??
         .into_iter()
         .map(|(score, patient)| {
-            // Search shows restricted records redacted, whoever asks (PDS).
-            let (patient, redacted) = patient.search_view().visible_to(Clearance::None);
-            note.redacted |= redacted;
-            note.nhs_numbers.push(patient.nhs_number.as_i64());
+            let (patient, _) = patient.search_view().visible_to(Clearance::None);
             let url = format!("{base}/Patient/{}", patient.nhs_number);
             (url, Some(score), fhir::patient::render(&patient))
         })
         .collect();
-    req.extensions_mut().insert(note);
     Ok(HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .json(fhir::bundle::searchset(&chrono::Utc::now(), entries)))

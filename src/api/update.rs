@@ -14,16 +14,17 @@ use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
 use diesel::PgConnection;
 use uuid::Uuid;
 
+use super::ApiError;
 use super::audit::AuditNote;
-use super::writes::{TxError, retry_key};
-use super::{ApiError, FHIR_JSON};
+use super::patient::{respond, shown_as};
+use super::writes::{self, TxError, retry_key};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::patch::{self, Editor, Op, PatchError};
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::fhir::parse::ParseError;
-use crate::store::audit;
+use crate::store::audit::{self, AuditEvent};
 use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
 
@@ -94,9 +95,12 @@ struct Work {
     hash: Vec<u8>,
     expected: i32,
     editor: Editor,
+    /// What the editor sees of restricted records (a patient: their own
+    /// record in full).
     clearance: Clearance,
     ops: Vec<Op>,
-    audit: audit::Row,
+    /// The audit event of this request, its flags filled in once known.
+    audit: AuditEvent,
 }
 
 /// Reads the record, applies the patch and writes it if nobody else has
@@ -109,14 +113,12 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxErr
         false => None,
     };
     if let Some(previous) = previous {
+        // The hash covers the caller too: another caller reusing the id is
+        // a different request.
         if previous.request_hash != work.hash {
             return Err(ApiError::RequestIdReused(work.request_id.to_string()).into());
         }
-        return Ok(Some(Answer {
-            body: previous.body,
-            version: previous.etag_version.unwrap_or(row.version),
-            replayed: true,
-        }));
+        return replay(conn, work, &previous).map(Some);
     }
     if row.security == 3 {
         return Err(ApiError::Invalidated.into());
@@ -141,39 +143,54 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxErr
         .into());
     }
     let after = apply(&before, &work.ops, work.editor)?;
-    let (shown, _) = after.clone().visible_to(match work.editor {
-        Editor::Patient => Clearance::All,
-        _ => work.clearance,
-    });
-    let body = serde_json::to_vec(&fhir::patient::render(&shown))
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let version = after.version as i32;
+    let label = after.security;
+    let (shown, redacted, sensitive_override) = shown_as(after.clone(), label, work.clearance);
+    let mut event = work.audit.clone();
+    event.redacted = redacted;
+    event.sensitive_override = sensitive_override;
     let kept = Remembered {
         request_hash: work.hash.clone(),
         status: 200,
-        etag_version: Some(version),
-        body,
+        nhs_number: after.nhs_number.as_i64(),
+        version: after.version as i32,
     };
     let written = updates::write(
         conn,
         &row,
         &before,
         &after,
-        &work.audit,
+        &audit::Row::from_event(event),
         work.request_id,
         &kept,
     )?;
     Ok(written.then_some(Answer {
-        body: kept.body,
-        version,
+        patient: shown,
         replayed: false,
     }))
 }
 
-/// The answer to one successful update: the body and its version.
+/// The answer to a retry of a request already applied: the version it
+/// produced, read again and shown as the caller who retries may see it now,
+/// audited as a replay.
+fn replay(conn: &mut PgConnection, work: &Work, previous: &Remembered) -> Result<Answer, TxError> {
+    let (shown, redacted, sensitive_override) =
+        writes::kept_version(conn, previous, work.clearance)?;
+    let mut event = work.audit.clone();
+    event.action = "update-replay".into();
+    event.redacted = redacted;
+    event.sensitive_override = sensitive_override;
+    audit::insert_now(conn, &event)?;
+    Ok(Answer {
+        patient: shown,
+        replayed: true,
+    })
+}
+
+/// The answer to one successful update: the version as the caller may see
+/// it.
 struct Answer {
-    body: Vec<u8>,
-    version: i32,
+    patient: Patient,
+    /// Answered from a kept answer.
     replayed: bool,
 }
 
@@ -201,17 +218,24 @@ pub async fn update(
         .map_err(|e| ApiError::InvalidUpdate(format!("the body is not valid JSON: {e}")))?;
     let ops = patch::parse_ops(&json)?;
 
-    let (request_id, hash) = retry_key(&req, &body)?;
-    let audit = crate::api::audit::event_for(&req, &caller, "update", nhs_number);
+    let (request_id, hash) = retry_key(&req, &caller, &body)?;
+    let note = AuditNote {
+        action: "update",
+        nhs_numbers: vec![nhs_number.as_i64()],
+        ..AuditNote::default()
+    };
     let work = Work {
         nhs_number,
         request_id,
         hash,
         expected,
         editor,
-        clearance: caller.grants.clearance,
+        clearance: match editor {
+            Editor::Patient => Clearance::All,
+            Editor::HealthcareWorker => caller.grants.clearance,
+        },
         ops,
-        audit: audit::Row::from_event(audit),
+        audit: crate::api::audit::event_for(&req, &caller, note, 200),
     };
 
     let answer = db
@@ -227,17 +251,15 @@ pub async fn update(
             Ok(Err(ApiError::VersionMismatch))
         })
         .await??;
-    // The audit row of a success is already committed with the change.
-    req.extensions_mut().insert(AuditNote {
-        action: "update",
-        nhs_numbers: vec![nhs_number.as_i64()],
-        already_recorded: !answer.replayed,
-        ..AuditNote::default()
-    });
-    Ok(HttpResponse::Ok()
-        .content_type(FHIR_JSON)
-        .insert_header((header::ETAG, format!("W/\"{}\"", answer.version)))
-        .body(answer.body))
+    // The audit row of the answer is already committed: with the change, or
+    // (a replay) just before.
+    let action = if answer.replayed {
+        "update-replay"
+    } else {
+        "update"
+    };
+    req.extensions_mut().insert(AuditNote::recorded(action));
+    Ok(respond(answer.patient))
 }
 
 /// Renders, patches, parses back and checks the business rules.

@@ -1,5 +1,6 @@
-//! What PATCH and POST share: the transaction error type, and the key under
-//! which an answer is remembered for retries.
+//! What PATCH and POST share: the transaction error type, the key under
+//! which an answer is remembered for retries, and the replay of a kept
+//! answer.
 
 use actix_web::HttpRequest;
 use diesel::{Connection, PgConnection};
@@ -8,7 +9,13 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::headers::X_REQUEST_ID;
+use super::patient::shown_as;
+use crate::auth::caller::Caller;
+use crate::domain::patient::Clearance;
+use crate::domain::{NhsNumber, Patient};
 use crate::store::db::DbError;
+use crate::store::patients::{self, Retrieved};
+use crate::store::updates::{self, Remembered};
 
 /// An error in a write: the database's, or the request's (which, inside a
 /// transaction, rolls it back just the same).
@@ -49,8 +56,14 @@ pub(super) fn transaction<T>(
 }
 
 /// The request's X-Request-ID (the gate has checked it is a UUID) and a
-/// SHA-256 of method, path and body: a retry must match both.
-pub(super) fn retry_key(req: &HttpRequest, body: &[u8]) -> Result<(Uuid, Vec<u8>), ApiError> {
+/// SHA-256 of who asks, method, path and body: a retry must match both, so
+/// an answer kept for one caller is never given to another (who gets the
+/// 400 of a reused id instead).
+pub(super) fn retry_key(
+    req: &HttpRequest,
+    caller: &Caller,
+    body: &[u8],
+) -> Result<(Uuid, Vec<u8>), ApiError> {
     let request_id = req
         .headers()
         .get(X_REQUEST_ID)
@@ -58,6 +71,8 @@ pub(super) fn retry_key(req: &HttpRequest, body: &[u8]) -> Result<(Uuid, Vec<u8>
         .and_then(|v| Uuid::try_parse(v).ok())
         .ok_or(ApiError::MissingRequestId)?;
     let hash = Sha256::new()
+        .chain_update(caller.retry_identity())
+        .chain_update(b"\n")
         .chain_update(req.method().as_str().as_bytes())
         .chain_update(b" ")
         .chain_update(req.path().as_bytes())
@@ -66,4 +81,33 @@ pub(super) fn retry_key(req: &HttpRequest, body: &[u8]) -> Result<(Uuid, Vec<u8>
         .finalize()
         .to_vec();
     Ok((request_id, hash))
+}
+
+/// The version a kept answer showed, read again and shown as `clearance`
+/// may see it now: under its own label if it is still the current version,
+/// else under the strictest label the record has had. Its audit flags too
+/// (redacted, sensitive_override).
+pub(super) fn kept_version(
+    conn: &mut PgConnection,
+    kept: &Remembered,
+    clearance: Clearance,
+) -> Result<(Patient, bool, bool), TxError> {
+    let number = u64::try_from(kept.nhs_number)
+        .ok()
+        .and_then(|n| NhsNumber::from_u64(n).ok())
+        .ok_or_else(|| ApiError::Internal("a kept answer names no valid NHS number".into()))?;
+    let now = match patients::retrieve_exact(conn, number)? {
+        Retrieved::Current(p) => *p,
+        Retrieved::Invalidated => return Err(ApiError::Invalidated.into()),
+        Retrieved::Missing => return Err(ApiError::NotFound.into()),
+    };
+    let (patient, label) = if now.version as i32 == kept.version {
+        let label = now.security;
+        (now, label)
+    } else {
+        let (_, label) = updates::history_summary(conn, number, now.security)?;
+        let row = updates::version(conn, number, kept.version)?.ok_or(ApiError::NotFound)?;
+        (row.into_patient()?, label)
+    };
+    Ok(shown_as(patient, label, clearance))
 }

@@ -50,6 +50,58 @@ pub enum Denial {
     NoAccessLevel(String),
 }
 
+/// Who a verified token names, as far as the claims tell: kept for the
+/// audit trail even when the request is refused after the token verified
+/// (no usable scope, a missing request id, an unknown role, no access
+/// level). `mode` is None for a token with no scope of this API.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Identity {
+    pub mode: Option<Mode>,
+    pub user_id: Option<String>,
+    pub role_id: Option<String>,
+    pub role_code: Option<String>,
+    pub org_code: Option<String>,
+    pub client_id: Option<String>,
+}
+
+/// The identity in `claims`, never failing: for a healthcare worker with the
+/// role `urid` (or the token's) selects, when it selects one.
+pub fn identify(claims: &Map<String, Value>, mode: Option<Mode>, urid: Option<&str>) -> Identity {
+    let role = match mode {
+        Some(Mode::HealthcareWorker) => select_role(claims, urid).ok(),
+        _ => None,
+    };
+    identity_with(claims, mode, role.as_ref())
+}
+
+fn identity_with(
+    claims: &Map<String, Value>,
+    mode: Option<Mode>,
+    role: Option<&NrbacRole>,
+) -> Identity {
+    let mut identity = Identity {
+        mode,
+        user_id: text(claims, "nhsid_useruid").or_else(|| text(claims, "sub")),
+        client_id: text(claims, "client_id").or_else(|| text(claims, "azp")),
+        ..Identity::default()
+    };
+    match mode {
+        Some(Mode::Application | Mode::PrivilegedApplication) => {
+            identity.client_id = identity.client_id.take().or_else(|| text(claims, "sub"));
+            identity.user_id = None;
+        }
+        Some(Mode::HealthcareWorker) => {
+            if let Some(role) = role {
+                identity.role_id = Some(role.person_roleid.clone());
+                identity.role_code = Some(role.role_code.clone()).filter(|c| !c.is_empty());
+                identity.org_code = role.org_code.clone();
+            }
+        }
+        Some(Mode::Patient) | None => {}
+    }
+    identity
+}
+
 /// The authenticated, authorised caller of one request.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Caller {
@@ -66,6 +118,56 @@ pub struct Caller {
 }
 
 impl Caller {
+    pub fn identity(&self) -> Identity {
+        Identity {
+            mode: Some(self.mode),
+            user_id: self.user_id.clone(),
+            role_id: self.role_id.clone(),
+            role_code: self.role_code.clone(),
+            org_code: self.org_code.clone(),
+            client_id: self.client_id.clone(),
+        }
+    }
+
+    /// Who this is, for binding stored answers to the caller who got them:
+    /// the same user in the same role (healthcare workers), the same client
+    /// application (applications), the same person (patients). Each part is
+    /// length-prefixed, so no two different callers give the same bytes.
+    pub fn retry_identity(&self) -> Vec<u8> {
+        let own = self.own_nhs_number.map(|n| n.to_string());
+        let parts: [Option<&str>; 4] = match self.mode {
+            Mode::HealthcareWorker => [
+                Some(self.mode.as_str()),
+                self.user_id.as_deref(),
+                self.role_id.as_deref(),
+                None,
+            ],
+            Mode::Application | Mode::PrivilegedApplication => [
+                Some(self.mode.as_str()),
+                self.client_id.as_deref(),
+                None,
+                None,
+            ],
+            Mode::Patient => [
+                Some(self.mode.as_str()),
+                self.user_id.as_deref(),
+                own.as_deref(),
+                None,
+            ],
+        };
+        let mut out = Vec::new();
+        for part in parts {
+            match part {
+                None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+                Some(text) => {
+                    out.extend_from_slice(&(text.len() as u32).to_be_bytes());
+                    out.extend_from_slice(text.as_bytes());
+                }
+            }
+        }
+        out
+    }
+
     pub fn level(&self) -> Option<Level> {
         self.levels.iter().max().copied()
     }
@@ -73,7 +175,7 @@ impl Caller {
     /// The level that governs `action`, for the audit trail: a sensitive
     /// clinician's read is `sensitive_view`, their update `demographics_update`.
     pub fn level_for(&self, action: &str) -> Option<Level> {
-        let writes = matches!(action, "update" | "create");
+        let writes = action.starts_with("update") || action.starts_with("create");
         self.levels
             .iter()
             .copied()
@@ -161,21 +263,24 @@ pub fn resolve(
     policy: &Policy,
 ) -> Result<Caller, Denial> {
     let scopes = scopes(claims);
+    let role = match mode {
+        Mode::HealthcareWorker => Some(select_role(claims, urid)?),
+        _ => None,
+    };
+    let identity = identity_with(claims, Some(mode), role.as_ref());
     let mut caller = Caller {
         mode,
-        user_id: text(claims, "nhsid_useruid").or_else(|| text(claims, "sub")),
-        role_id: None,
-        role_code: None,
-        org_code: None,
-        client_id: text(claims, "client_id").or_else(|| text(claims, "azp")),
+        user_id: identity.user_id,
+        role_id: identity.role_id,
+        role_code: identity.role_code,
+        org_code: identity.org_code,
+        client_id: identity.client_id,
         own_nhs_number: None,
         levels: Vec::new(),
         grants: Grants::default(),
     };
     let smart_context = match mode {
         Mode::Application | Mode::PrivilegedApplication => {
-            caller.client_id = caller.client_id.take().or_else(|| text(claims, "sub"));
-            caller.user_id = None;
             caller.levels = vec![if mode == Mode::Application {
                 Level::AppLookup
             } else {
@@ -195,18 +300,19 @@ pub fn resolve(
             "patient"
         }
         Mode::HealthcareWorker => {
-            let role = select_role(claims, urid)?;
+            let role_code = role.as_ref().map(|r| r.role_code.as_str()).unwrap_or("");
+            let activity_codes = role
+                .as_ref()
+                .map(|r| r.activity_codes.as_slice())
+                .unwrap_or(&[]);
             let aal = level_number(claims, &["authentication_assurance_level"]);
             let ial = level_number(claims, &["id_assurance_level", "idassurancelevel"]);
-            let activities = policy.effective_activities(&role.role_code, &role.activity_codes);
+            let activities = policy.effective_activities(role_code, activity_codes);
             caller.levels = if ial >= policy.min_id_assurance {
                 policy.worker_levels(&activities, aal)
             } else {
                 Vec::new()
             };
-            caller.role_id = Some(role.person_roleid);
-            caller.role_code = Some(role.role_code).filter(|c| !c.is_empty());
-            caller.org_code = role.org_code;
             "user"
         }
     };
@@ -394,6 +500,50 @@ mod tests {
             p(json!({"identity_proofing_level": "P9", "vot": "P9.Cm"})),
             Err(Denial::PatientNotAllowed)
         );
+    }
+
+    #[test]
+    fn the_identity_survives_a_refusal() {
+        let c = worker(json!([role("1", "S0:G0:R9999", &["B0570"])]), json!({}));
+        assert!(matches!(
+            resolve_worker(&c, None),
+            Err(Denial::NoAccessLevel(_))
+        ));
+        let who = identify(&c, mode(&c).ok(), None);
+        assert_eq!(who.mode, Some(Mode::HealthcareWorker));
+        assert_eq!(who.user_id.as_deref(), Some("555"));
+        assert_eq!(who.role_id.as_deref(), Some("1"));
+        assert_eq!(who.org_code.as_deref(), Some("A81001"));
+        // An unknown role: the user is still named.
+        let who = identify(&c, mode(&c).ok(), Some("999"));
+        assert_eq!(who.user_id.as_deref(), Some("555"));
+        assert_eq!(who.role_id, None);
+    }
+
+    #[test]
+    fn retry_identities_tell_callers_apart() {
+        let c = worker(
+            json!([
+                role("111", "S0:G0:R8000", &[]),
+                role("222", "S0:G0:R8000", &[])
+            ]),
+            json!({}),
+        );
+        let a = resolve_worker(&c, Some("111")).unwrap();
+        let b = resolve_worker(&c, Some("222")).unwrap();
+        assert_ne!(a.retry_identity(), b.retry_identity(), "another role");
+        assert_eq!(
+            a.retry_identity(),
+            resolve_worker(&c, Some("111")).unwrap().retry_identity()
+        );
+        // Length prefixes: ("ab", "c") and ("a", "bc") differ.
+        let mut x = a.clone();
+        x.user_id = Some("ab".into());
+        x.role_id = Some("c".into());
+        let mut y = a.clone();
+        y.user_id = Some("a".into());
+        y.role_id = Some("bc".into());
+        assert_ne!(x.retry_identity(), y.retry_identity());
     }
 
     #[test]

@@ -36,21 +36,24 @@ pub struct Overrides {
     pub scopes: Vec<String>,
 }
 
-fn worker(role_code: &str, activities: &[&str], o: &Overrides) -> Value {
+/// A healthcare worker with one role. Each persona is a different person
+/// (`user`) in a role of their own (`role`), so that what is bound to a
+/// caller (a kept retry answer) is not shared between personas.
+fn worker(user: &str, role: &str, role_code: &str, activities: &[&str], o: &Overrides) -> Value {
     let activities: Vec<String> = o
         .activities
         .clone()
         .unwrap_or_else(|| activities.iter().map(|s| s.to_string()).collect());
     let aal = o.aal.unwrap_or(3);
     json!({
-        "sub": "555254240100",
-        "nhsid_useruid": "555254240100",
+        "sub": user,
+        "nhsid_useruid": user,
         "authentication_assurance_level": aal.to_string(),
         "id_assurance_level": "3",
-        "selected_roleid": "555254242105",
+        "selected_roleid": role,
         "nhsid_nrbac_roles": [{
             "person_orgid": "555254239107",
-            "person_roleid": "555254242105",
+            "person_roleid": role,
             "org_code": "A81001",
             "role_code": o.role_code.clone().unwrap_or_else(|| role_code.to_owned()),
             "activity_codes": activities,
@@ -62,10 +65,34 @@ fn worker(role_code: &str, activities: &[&str], o: &Overrides) -> Value {
 /// The claims for `persona`; the developer key adds `iss`, `aud`, `exp`.
 pub fn claims(persona: Persona, o: &Overrides) -> anyhow::Result<Value> {
     let mut claims = match persona {
-        Persona::Clerk => worker("S8000:G8001:R8008", &["B0820"], o),
-        Persona::Clinician => worker("S8000:G8000:R8000", &["B0825"], o),
-        Persona::SensitiveClinician => worker("S8000:G8000:R8000", &["B0825", "B1611"], o),
-        Persona::Admin => worker("S8000:G8001:R5110", &["B0825", "B1611", "B1680"], o),
+        Persona::Clerk => worker(
+            "555254240100",
+            "555254242105",
+            "S8000:G8001:R8008",
+            &["B0820"],
+            o,
+        ),
+        Persona::Clinician => worker(
+            "555254240101",
+            "555254242106",
+            "S8000:G8000:R8000",
+            &["B0825"],
+            o,
+        ),
+        Persona::SensitiveClinician => worker(
+            "555254240102",
+            "555254242107",
+            "S8000:G8000:R8000",
+            &["B0825", "B1611"],
+            o,
+        ),
+        Persona::Admin => worker(
+            "555254240103",
+            "555254242108",
+            "S8000:G8001:R5110",
+            &["B0825", "B1611", "B1680"],
+            o,
+        ),
         Persona::App => json!({"sub": "dev-app", "client_id": "dev-app", "scope": APP_SCOPE}),
         Persona::PrivilegedApp => {
             json!({"sub": "dev-privileged-app", "client_id": "dev-privileged-app", "scope": PRIVILEGED_SCOPE})

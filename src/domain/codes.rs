@@ -39,6 +39,22 @@ coded!(
     }
 );
 
+impl Security {
+    /// The stricter of two labels: `V` over `R` over `U`.
+    pub fn strictest(self, other: Self) -> Self {
+        let rank = |s: Self| match s {
+            Self::Unrestricted => 0,
+            Self::Restricted => 1,
+            Self::VeryRestricted => 2,
+        };
+        if rank(other) > rank(self) {
+            other
+        } else {
+            self
+        }
+    }
+}
+
 coded!(
     /// Administrative gender.
     Gender {

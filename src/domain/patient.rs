@@ -155,6 +155,15 @@ pub struct Removal {
     pub end: Option<DateTime<Utc>>,
 }
 
+/// Whether `clearance` sees a record labelled `label` in full.
+pub fn label_visible_in_full(label: Security, clearance: Clearance) -> bool {
+    match label {
+        Security::Unrestricted => true,
+        Security::Restricted => clearance >= Clearance::Restricted,
+        Security::VeryRestricted => clearance == Clearance::All,
+    }
+}
+
 impl Patient {
     /// A record with only its number: what PDS holds for a minimal patient.
     pub fn minimal(nhs_number: NhsNumber, version: u32) -> Self {
@@ -178,21 +187,26 @@ impl Patient {
 
     /// Whether `clearance` sees this record in full.
     pub fn visible_in_full_to(&self, clearance: Clearance) -> bool {
-        match self.security {
-            Security::Unrestricted => true,
-            Security::Restricted => clearance >= Clearance::Restricted,
-            Security::VeryRestricted => clearance == Clearance::All,
-        }
+        label_visible_in_full(self.security, clearance)
     }
 
     /// The record as a caller with `clearance` may see it; the flag says
     /// whether anything was removed. This is the one redaction function for
-    /// every response path.
+    /// every response path, and matching scores what it leaves (see
+    /// `search::score::Matcher`).
     pub fn visible_to(self, clearance: Clearance) -> (Self, bool) {
-        if self.visible_in_full_to(clearance) {
+        let label = self.security;
+        self.visible_under(label, clearance)
+    }
+
+    /// As [`Patient::visible_to`], but redacted as a record labelled `label`:
+    /// an earlier version is shown under the strictest label its record has
+    /// had since, not under the label it had then.
+    pub fn visible_under(self, label: Security, clearance: Clearance) -> (Self, bool) {
+        if label_visible_in_full(label, clearance) {
             (self, false)
         } else {
-            (self.redacted(), true)
+            (self.redacted(label), true)
         }
     }
 
@@ -228,10 +242,11 @@ impl Patient {
         self
     }
 
-    /// What a caller without sensitive access sees of a restricted (`R`/`V`)
-    /// record: identity, name, gender, birth and death; nothing that could
-    /// locate the patient. `V` also loses name and birth date.
-    fn redacted(mut self) -> Self {
+    /// What a caller without sensitive access sees of a record labelled
+    /// `label` (`R` or `V`): identity, name, gender, birth and death;
+    /// nothing that could locate the patient. `V` also loses name and birth
+    /// date.
+    fn redacted(mut self, label: Security) -> Self {
         let keep = Details {
             verification: self.details.verification,
             multiple_birth: self.details.multiple_birth,
@@ -240,7 +255,7 @@ impl Patient {
             ..Details::default()
         };
         self.details = keep;
-        if self.security == Security::VeryRestricted {
+        if label == Security::VeryRestricted {
             self.details.names.clear();
             self.birth_date = None;
         }
@@ -307,5 +322,27 @@ mod tests {
         }
         let (p, redacted) = record(Security::VeryRestricted).visible_to(Clearance::All);
         assert!(!redacted && p.birth_date.is_some());
+    }
+
+    #[test]
+    fn an_earlier_version_is_redacted_under_the_label_given() {
+        // Version 1 was unrestricted; the record is very restricted now.
+        let (p, redacted) = record(Security::Unrestricted)
+            .visible_under(Security::VeryRestricted, Clearance::Restricted);
+        assert!(redacted);
+        assert!(p.details.addresses.is_empty() && p.details.names.is_empty());
+        assert!(p.birth_date.is_none() && p.details.nominated_pharmacy.is_none());
+        assert_eq!(p.security, Security::Unrestricted, "its own label is kept");
+        let (p, redacted) = record(Security::Unrestricted)
+            .visible_under(Security::Restricted, Clearance::Restricted);
+        assert!(!redacted && p.details.addresses.len() == 1);
+        assert_eq!(
+            Security::Restricted.strictest(Security::VeryRestricted),
+            Security::VeryRestricted
+        );
+        assert_eq!(
+            Security::Restricted.strictest(Security::Unrestricted),
+            Security::Restricted
+        );
     }
 }

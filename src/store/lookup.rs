@@ -11,12 +11,19 @@
 //! The queue is bounded: when it is full a request is refused at once (503)
 //! rather than wait behind thousands, and a waiter gives up after the
 //! database wait like any other query.
+//!
+//! Each job brings the audit event of its answer, made from what the lookup
+//! found (`AuditOf`): the thread writes the whole batch's events with one
+//! COPY on the same connection before it hands any answer back, so no
+//! retrieve is answered without its committed audit row, and the batch
+//! that makes lookups cheap makes their audit cheap too.
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
+use super::audit::{self, AuditEvent};
 use super::db::{self, DbError, Pool};
 use super::patients::{self, PatientRow, Retrieved};
 use crate::domain::NhsNumber;
@@ -24,9 +31,21 @@ use crate::domain::NhsNumber;
 /// Largest batch: bounds the statement's array and one batch's latency.
 const MAX_BATCH: usize = 64;
 
+/// Makes the audit event of a retrieve from what its lookup found.
+pub type AuditOf = Box<dyn FnOnce(&Result<Retrieved, DbError>) -> AuditEvent + Send>;
+
+/// What a retrieve got back.
+pub struct Looked {
+    pub found: Result<Retrieved, DbError>,
+    /// Its audit event is committed (false only when the lookup or the
+    /// audit write failed, and then `found` is an error).
+    pub audited: bool,
+}
+
 struct Job {
     key: i64,
-    reply: oneshot::Sender<Result<Retrieved, DbError>>,
+    audit: AuditOf,
+    reply: oneshot::Sender<Looked>,
 }
 
 #[derive(Clone)]
@@ -59,20 +78,29 @@ impl Lookup {
         &self.pool
     }
 
-    pub async fn retrieve(&self, nhs_number: NhsNumber) -> Result<Retrieved, DbError> {
+    /// The record for `nhs_number`, with the audit event `audit` makes of
+    /// it committed first.
+    pub async fn retrieve(&self, nhs_number: NhsNumber, audit: AuditOf) -> Looked {
+        let unaudited = |e: DbError| Looked {
+            found: Err(e),
+            audited: false,
+        };
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: nhs_number.as_i64(),
+            audit,
             reply,
         };
-        self.jobs.try_send(job).map_err(|e| match e {
-            TrySendError::Full(_) => DbError::Unavailable("too many requests in flight".into()),
-            TrySendError::Disconnected(_) => DbError::Unavailable("lookup stopped".into()),
-        })?;
+        if let Err(e) = self.jobs.try_send(job) {
+            return unaudited(DbError::Unavailable(match e {
+                TrySendError::Full(_) => "too many requests in flight".into(),
+                TrySendError::Disconnected(_) => "lookup stopped".into(),
+            }));
+        }
         match tokio::time::timeout(self.wait, answer).await {
-            Ok(Ok(result)) => result,
-            Ok(Err(_)) => Err(DbError::Unavailable("lookup thread stopped".into())),
-            Err(_) => Err(DbError::Unavailable(
+            Ok(Ok(looked)) => looked,
+            Ok(Err(_)) => unaudited(DbError::Unavailable("lookup thread stopped".into())),
+            Err(_) => unaudited(DbError::Unavailable(
                 "timed out waiting for the database".into(),
             )),
         }
@@ -92,6 +120,8 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
             continue;
         }
         let keys: Vec<i64> = batch.iter().map(|job| job.key).collect();
+        let (audits, replies): (Vec<AuditOf>, Vec<_>) =
+            batch.into_iter().map(|job| (job.audit, job.reply)).unzip();
         let answers = db::with_conn(pool, wait, |conn| {
             let rows: HashMap<i64, PatientRow> = patients::find_many(conn, &keys)?
                 .into_iter()
@@ -107,21 +137,34 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
                     other => other,
                 });
             }
+            // Before any answer leaves: the batch's audit rows, committed.
+            let events = audits
+                .into_iter()
+                .zip(&answers)
+                .map(|(of, a)| of(a))
+                .collect();
+            audit::insert_many(conn, events)?;
             Ok(answers)
         });
         match answers {
             Ok(answers) => {
-                for (job, answer) in batch.into_iter().zip(answers) {
+                for (reply, found) in replies.into_iter().zip(answers) {
                     // The waiter may have timed out meanwhile; nothing to do.
-                    let _ = job.reply.send(answer);
+                    let _ = reply.send(Looked {
+                        found,
+                        audited: true,
+                    });
                 }
             }
             Err(e) => {
-                for job in batch {
-                    let _ = job.reply.send(Err(match &e {
-                        DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
-                        other => DbError::Shared(other.to_string()),
-                    }));
+                for reply in replies {
+                    let _ = reply.send(Looked {
+                        found: Err(match &e {
+                            DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
+                            other => DbError::Shared(other.to_string()),
+                        }),
+                        audited: false,
+                    });
                 }
             }
         }

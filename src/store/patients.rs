@@ -121,6 +121,15 @@ impl PatientRow {
     }
 }
 
+/// The label a stored security code stands for; an invalidated or unknown
+/// code counts as the strictest.
+pub fn label_of(code: i16) -> Security {
+    Security::ALL
+        .get(code as usize)
+        .copied()
+        .unwrap_or(Security::VeryRestricted)
+}
+
 fn usual_family_key(patient: &Patient) -> Option<String> {
     patient
         .details

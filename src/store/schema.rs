@@ -69,8 +69,8 @@ diesel::table! {
         created_at -> Timestamptz,
         request_hash -> Bytea,
         status -> Int2,
-        etag_version -> Nullable<Int4>,
-        body -> Bytea,
+        nhs_number -> Int8,
+        version -> Int4,
     }
 }
 

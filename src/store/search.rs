@@ -12,6 +12,8 @@ use crate::domain::search::params::{DateRange, Pattern};
 
 /// `patients.security` below this is a record that may be returned.
 const INVALIDATED: i16 = 3;
+/// `patients.security` of a very restricted (`V`) record.
+const VERY_RESTRICTED: i16 = 2;
 
 /// What to fetch: a family name (when the database can check it) and the
 /// birth-date range every search has.
@@ -22,6 +24,11 @@ pub struct CandidateQuery<'a> {
     pub former_names: bool,
     /// Most candidates to examine; more means the search is too broad.
     pub cap: i64,
+    /// Fetch very restricted (`V`) records too. Only for callers who may see
+    /// them in full (and the create check): for anyone else they are left
+    /// out here, so not even the count of candidates (the cap) depends on
+    /// them.
+    pub very_restricted: bool,
 }
 
 pub struct Candidates<T> {
@@ -51,6 +58,9 @@ pub fn candidates<T>(
         .filter(patients::superseded_by.is_null())
         .filter(patients::security.lt(INVALIDATED))
         .into_boxed();
+    if !q.very_restricted {
+        query = query.filter(patients::security.ne(VERY_RESTRICTED));
+    }
     if let Some(from) = q.birth.from {
         query = query.filter(patients::birth_date.ge(from));
     }
@@ -116,4 +126,56 @@ fn former_name_matches(
         query = query.filter(patient_former_names::birth_date.le(to));
     }
     Ok(query.limit(q.cap + 1).load(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::NhsNumber;
+    use crate::domain::codes::Security;
+    use crate::store::patients::{self, PatientRow};
+    use crate::store::testing::ScratchDb;
+    use chrono::NaiveDate;
+
+    #[test]
+    fn very_restricted_records_are_not_even_counted_for_callers_who_may_not_see_them() {
+        let (_db, mut conn) = ScratchDb::new("search_test");
+        let born = NaiveDate::from_ymd_opt(1980, 5, 6);
+        let numbers = (999_000_100u64..).filter_map(NhsNumber::from_stem).take(5);
+        let rows: Vec<PatientRow> = numbers
+            .enumerate()
+            .map(|(i, number)| {
+                let mut p = Patient::minimal(number, 1);
+                p.birth_date = born;
+                // Two of the five are very restricted.
+                if i < 2 {
+                    p.security = Security::VeryRestricted;
+                }
+                PatientRow::from_patient(&p, None)
+            })
+            .collect();
+        patients::insert(&mut conn, &rows, &[]).unwrap();
+        let query = |very_restricted: bool| CandidateQuery {
+            family: None,
+            birth: DateRange {
+                from: born,
+                to: born,
+            },
+            former_names: false,
+            cap: 4,
+            very_restricted,
+        };
+        // Five candidates are over the cap of four; the three a caller may
+        // see are not, and the answer must not depend on the other two.
+        let all = candidates(&mut conn, &query(true), Some).unwrap();
+        assert!(all.truncated);
+        let seen = candidates(&mut conn, &query(false), Some).unwrap();
+        assert!(!seen.truncated);
+        assert_eq!(seen.kept.len(), 3);
+        assert!(
+            seen.kept
+                .iter()
+                .all(|p| p.security == Security::Unrestricted)
+        );
+    }
 }

@@ -9,8 +9,9 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use uuid::Uuid;
 
 use super::audit;
-use super::patients::{FormerNameRow, PatientRow};
+use super::patients::{FormerNameRow, PatientRow, label_of};
 use super::schema::{idempotency_keys, patient_former_names, patient_versions, patients};
+use crate::domain::codes::Security;
 use crate::domain::{NhsNumber, Patient};
 
 /// How long an answer is replayed for a retried request id.
@@ -144,7 +145,7 @@ impl QueryFragment<Pg> for Replace<'_> {
         self.audit.push_values(&mut out)?;
         out.push_sql(
             " FROM changed), remembered AS (INSERT INTO idempotency_keys \
-             (request_id, created_at, request_hash, status, etag_version, body) SELECT ",
+             (request_id, created_at, request_hash, status, nhs_number, version) SELECT ",
         );
         out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.request_id)?;
         out.push_sql(", ");
@@ -154,15 +155,15 @@ impl QueryFragment<Pg> for Replace<'_> {
         out.push_sql(", ");
         out.push_bind_param::<Int2, _>(&self.answer.status)?;
         out.push_sql(", ");
-        out.push_bind_param::<Nullable<Int4>, _>(&self.answer.etag_version)?;
+        out.push_bind_param::<Int8, _>(&self.answer.nhs_number)?;
         out.push_sql(", ");
-        out.push_bind_param::<Bytea, _>(&self.answer.body)?;
+        out.push_bind_param::<Int4, _>(&self.answer.version)?;
         // An expired answer under the same id is replaced.
         out.push_sql(
             " FROM changed ON CONFLICT (request_id) DO UPDATE SET \
              created_at = excluded.created_at, request_hash = excluded.request_hash, \
-             status = excluded.status, etag_version = excluded.etag_version, \
-             body = excluded.body) SELECT count(*) FROM changed",
+             status = excluded.status, nhs_number = excluded.nhs_number, \
+             version = excluded.version) SELECT count(*) FROM changed",
         );
         Ok(())
     }
@@ -179,12 +180,15 @@ impl Query for Replace<'_> {
 
 impl RunQueryDsl<PgConnection> for Replace<'_> {}
 
+/// The answer kept for retries of one request id: a hash of who asked and
+/// what, and the version the answer showed (re-read and rendered for the
+/// clearance of whoever retries, never stored as a body).
 #[derive(Debug, Clone, Queryable)]
 pub struct Remembered {
     pub request_hash: Vec<u8>,
     pub status: i16,
-    pub etag_version: Option<i32>,
-    pub body: Vec<u8>,
+    pub nhs_number: i64,
+    pub version: i32,
 }
 
 /// The answer already given to `request_id` within the window, if any.
@@ -195,8 +199,8 @@ pub fn remembered(conn: &mut PgConnection, request_id: Uuid) -> QueryResult<Opti
         .select((
             idempotency_keys::request_hash,
             idempotency_keys::status,
-            idempotency_keys::etag_version,
-            idempotency_keys::body,
+            idempotency_keys::nhs_number,
+            idempotency_keys::version,
         ))
         .first(conn)
         .optional()
@@ -209,8 +213,8 @@ pub fn remember(conn: &mut PgConnection, request_id: Uuid, answer: &Remembered) 
         idempotency_keys::created_at.eq(Utc::now()),
         idempotency_keys::request_hash.eq(&answer.request_hash),
         idempotency_keys::status.eq(answer.status),
-        idempotency_keys::etag_version.eq(answer.etag_version),
-        idempotency_keys::body.eq(&answer.body),
+        idempotency_keys::nhs_number.eq(answer.nhs_number),
+        idempotency_keys::version.eq(answer.version),
     );
     diesel::insert_into(idempotency_keys::table)
         .values(values)
@@ -284,6 +288,25 @@ pub fn version(
         })
 }
 
+/// How many earlier versions of a patient are stored, and the label they
+/// are shown under: the strictest the record has had, now (`now`) or in any
+/// stored version, so a record that became restricted does not show its
+/// old addresses to callers who may not see its current ones. One index
+/// range scan.
+pub fn history_summary(
+    conn: &mut PgConnection,
+    nhs_number: NhsNumber,
+    now: Security,
+) -> QueryResult<(i64, Security)> {
+    use diesel::dsl::{count_star, max};
+    let (stored, strictest): (i64, Option<i16>) = patient_versions::table
+        .filter(patient_versions::nhs_number.eq(nhs_number.as_i64()))
+        .select((count_star(), max(patient_versions::security)))
+        .first(conn)?;
+    let label = strictest.map_or(now, |code| label_of(code).strictest(now));
+    Ok((stored, label))
+}
+
 /// Earlier versions, newest first, for the history bundle.
 pub fn versions(
     conn: &mut PgConnection,
@@ -334,8 +357,8 @@ mod tests {
         let answer = Remembered {
             request_hash: vec![1; 32],
             status: 200,
-            etag_version: Some(after.version as i32),
-            body: b"{}".to_vec(),
+            nhs_number: old.nhs_number,
+            version: after.version as i32,
         };
         let audit = audit::Row::from_event(event);
         write(conn, old, &before, &after, &audit, Uuid::new_v4(), &answer).unwrap()

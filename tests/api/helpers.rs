@@ -287,3 +287,125 @@ pub fn spine_code(body: &serde_json::Value) -> &str {
         .as_str()
         .unwrap_or("<none>")
 }
+
+/// A fresh X-Request-ID.
+pub fn rid() -> String {
+    uuid::Uuid::new_v4().to_string()
+}
+
+/// A request with this token and X-Request-ID; the answer's status, ETag
+/// and JSON body (Null when the body is not JSON).
+pub async fn send_as(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    request_id: &str,
+    headers: &[(&str, &str)],
+    body: Option<&serde_json::Value>,
+) -> (u16, Option<String>, serde_json::Value) {
+    let mut r = app
+        .client
+        .request(method, app.url(path))
+        .bearer_auth(token)
+        .header("X-Request-ID", request_id);
+    for (name, value) in headers {
+        r = r.header(*name, *value);
+    }
+    if let Some(body) = body {
+        r = r.body(body.to_string());
+    }
+    let response = r.send().await.expect("request failed");
+    let status = response.status().as_u16();
+    let etag = response
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap_or_default().to_owned());
+    (
+        status,
+        etag,
+        response.json().await.unwrap_or(serde_json::Value::Null),
+    )
+}
+
+/// A JSON Patch as a GP system sends it, with `If-Match`.
+pub async fn patch_as(
+    app: &TestApp,
+    path: &str,
+    if_match: &str,
+    patch: &serde_json::Value,
+    token: &str,
+    request_id: &str,
+) -> (u16, Option<String>, serde_json::Value) {
+    send_as(
+        app,
+        reqwest::Method::PATCH,
+        path,
+        token,
+        request_id,
+        &[
+            ("If-Match", if_match),
+            ("Content-Type", "application/json-patch+json"),
+        ],
+        Some(patch),
+    )
+    .await
+}
+
+/// One row of the audit trail, as `audit_trail` shows it.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct AuditRow {
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub request_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub access_mode: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub level: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub action: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub user_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub role_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<Text>)]
+    pub client_id: Option<String>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::BigInt>)]
+    pub nhs_number: Option<i64>,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Array<diesel::sql_types::BigInt>>)]
+    pub other_nhs_numbers: Option<Vec<i64>>,
+    #[diesel(sql_type = diesel::sql_types::SmallInt)]
+    pub status: i16,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub redacted: bool,
+    #[diesel(sql_type = diesel::sql_types::Bool)]
+    pub sensitive_override: bool,
+}
+
+impl TestApp {
+    /// A connection to this test's own database.
+    pub fn connect(&self) -> PgConnection {
+        self.database
+            .as_ref()
+            .expect("a test database of its own")
+            .connect()
+    }
+
+    /// The audit rows of one X-Request-ID, read at once (no flush: an
+    /// answer is only sent once its row is committed).
+    pub fn audit_of(&self, request_id: &str) -> Vec<AuditRow> {
+        diesel::sql_query(
+            "SELECT request_id, access_mode, level, action, user_id, role_id, client_id, \
+             nhs_number, other_nhs_numbers, status, redacted, sensitive_override \
+             FROM audit_trail WHERE request_id = $1 ORDER BY at",
+        )
+        .bind::<Text, _>(request_id)
+        .load(&mut self.connect())
+        .expect("reading the audit trail")
+    }
+
+    /// Runs SQL on this test's database (to set up what the API cannot,
+    /// such as a record's security label).
+    pub fn execute(&self, sql: &str) {
+        self.connect().batch_execute(sql).expect(sql);
+    }
+}

@@ -1,13 +1,17 @@
 //! End-to-end tests: the real server on a random port, each test with its own
 //! PostgreSQL database cloned from a migrated, seeded template.
 
+mod attacks;
+mod audit;
 mod auth;
 mod browser;
 mod config;
+mod crash;
 mod create;
 mod headers;
 mod health;
 mod helpers;
+mod history;
 mod operations;
 mod outage;
 mod related;

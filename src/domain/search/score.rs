@@ -22,6 +22,13 @@
 //! given, gender, postcode) reaches [`FUZZY_THRESHOLD`] and no supplied name
 //! is below [`NAME_MINIMUM`]; death date, GP, email and phone are then added
 //! with [`ADJUSTER_WEIGHT`] and only move the score.
+//!
+//! **What the caller may see.** A [`Matcher`] carries the caller's
+//! clearance and matches and scores only the record as that caller may see
+//! it (`Patient::visible_to`, the one redaction function): an element a
+//! retrieve would hide (a restricted record's address and telecoms; a very
+//! restricted record's names and birth date) never matches and never moves
+//! a score, so a search cannot confirm what a retrieve withholds.
 
 use chrono::NaiveDate;
 use rphonetic::{DoubleMetaphone, Encoder, Soundex};
@@ -30,7 +37,7 @@ use strsim::{jaro_winkler, osa_distance};
 use super::normalise;
 use super::params::{DateRange, Pattern, SearchRequest};
 use crate::domain::codes::{AddressUse, Gender, NameUse, TelecomSystem};
-use crate::domain::patient::{Name, Patient, Period};
+use crate::domain::patient::{Clearance, Name, Patient, Period};
 
 // ---------------------------------------------------------------- non-fuzzy
 
@@ -193,11 +200,12 @@ const NICKNAMES: &[&[&str]] = &[
 ];
 
 /// Decides whether `patient` (the current record, already fetched as a candidate
-/// by birth date / family from the database) matches `request`, and how well.
+/// by birth date / family from the database) matches `request`, and how well,
+/// for a caller who sees every record in full.
 /// None = not a match. Some(score) with 0 < score <= 1, rounded to 4 decimals;
 /// 1.0 only for an exact match on everything asked.
 pub fn score(request: &SearchRequest, patient: &Patient) -> Option<f64> {
-    Matcher::new(request).score(patient)
+    Matcher::new(request, Clearance::All).score(patient)
 }
 
 /// A search request with its values normalised once, to score many candidates.
@@ -217,17 +225,21 @@ pub struct Matcher {
     history: bool,
     /// Periods ending before this are history.
     today: NaiveDate,
+    /// What the caller may see of restricted records.
+    clearance: Clearance,
 }
 
 impl Matcher {
-    pub fn new(request: &SearchRequest) -> Self {
-        Self::at(request, chrono::Utc::now().date_naive())
+    /// `request` for a caller with `clearance`.
+    pub fn new(request: &SearchRequest, clearance: Clearance) -> Self {
+        Self::at(request, chrono::Utc::now().date_naive(), clearance)
     }
 
     /// As `new`, with the date that separates current from historic periods.
-    pub fn at(request: &SearchRequest, today: NaiveDate) -> Self {
+    pub fn at(request: &SearchRequest, today: NaiveDate, clearance: Clearance) -> Self {
         let fuzzy = request.fuzzy;
         Self {
+            clearance,
             family: request.family.as_ref().map(|p| Key::new(p, fuzzy, false)),
             given: request
                 .given
@@ -258,7 +270,18 @@ impl Matcher {
     }
 
     /// None = not a match; otherwise the score, `0 < score <= 1`, 4 decimals.
+    /// Only what the caller may see of `patient` is compared.
     pub fn score(&self, patient: &Patient) -> Option<f64> {
+        if patient.visible_in_full_to(self.clearance) {
+            self.score_seen(patient)
+        } else {
+            // Rare (about 0.5% of records), so the copy costs nothing.
+            let (seen, _) = patient.clone().visible_to(self.clearance);
+            self.score_seen(&seen)
+        }
+    }
+
+    fn score_seen(&self, patient: &Patient) -> Option<f64> {
         // The birth date is always an exact filter on current data.
         match patient.birth_date {
             Some(date) if within(self.birth, date) => {}
@@ -1406,9 +1429,67 @@ mod tests {
     #[test]
     fn matcher_reuses_the_request() {
         let r = fuzzy(Some("Smith"), &["Jane"]);
-        let matcher = Matcher::new(&r);
+        let matcher = Matcher::new(&r, Clearance::None);
         let p = patient("Smyth", &["Jayne"]);
         assert_eq!(matcher.score(&p), score(&r, &p));
+    }
+
+    fn labelled(security: crate::domain::codes::Security) -> Patient {
+        let mut p = patient("Smith", &["Jane"]);
+        p.security = security;
+        p.details
+            .telecoms
+            .push(telecom(TelecomSystem::Phone, "01632960587", None));
+        p.details
+            .telecoms
+            .push(telecom(TelecomSystem::Email, "jane@example.com", None));
+        p
+    }
+
+    #[test]
+    fn a_very_restricted_record_matches_nothing_below_full_clearance() {
+        use crate::domain::codes::Security;
+        let p = labelled(Security::VeryRestricted);
+        let normal = request("Smith");
+        let wildcard = request("SM*");
+        let fuzzy_search = fuzzy(Some("Smith"), &["Jane"]);
+        for r in [&normal, &wildcard, &fuzzy_search] {
+            for clearance in [Clearance::None, Clearance::Restricted] {
+                assert_eq!(Matcher::new(r, clearance).score(&p), None, "{r:?}");
+            }
+            assert!(Matcher::new(r, Clearance::All).score(&p).is_some(), "{r:?}");
+        }
+    }
+
+    #[test]
+    fn hidden_elements_of_a_restricted_record_neither_match_nor_score() {
+        use crate::domain::codes::Security;
+        let p = labelled(Security::Restricted);
+        // Name and birth date are visible: found, as a retrieve shows them.
+        assert_eq!(
+            Matcher::new(&request("Smith"), Clearance::None).score(&p),
+            Some(1.0)
+        );
+        // Phone and email are hidden: a right value does not confirm them.
+        for (phone, email) in [
+            (Some("01632960587"), None),
+            (None, Some("jane@example.com")),
+        ] {
+            let mut r = request("Smith");
+            r.phone = phone.map(Into::into);
+            r.email = email.map(Into::into);
+            assert_eq!(Matcher::new(&r, Clearance::None).score(&p), None);
+            assert_eq!(Matcher::new(&r, Clearance::Restricted).score(&p), Some(1.0));
+        }
+        // Fuzzy: the right phone and a wrong one give the same score.
+        let mut right = fuzzy(Some("Smith"), &["Jane"]);
+        right.phone = Some("01632960587".into());
+        let mut wrong = right.clone();
+        wrong.phone = Some("07700900000".into());
+        let hidden = Matcher::new(&right, Clearance::None).score(&p);
+        assert!(hidden.is_some());
+        assert_eq!(hidden, Matcher::new(&wrong, Clearance::None).score(&p));
+        assert!(Matcher::new(&right, Clearance::All).score(&p) > hidden);
     }
 
     #[test]

@@ -2,23 +2,32 @@
 //! update, create, denied attempt, ...). See the migration
 //! `2026-11-25-000002_audit` for the table and its sizing.
 //!
-//! Two ways in:
+//! **An answer never leaves before its audit row is committed**, so a crash
+//! of the server (SIGKILL, power) cannot lose the record of an access that
+//! was answered. Three ways in:
 //!
-//! * [`Auditor::record`] for reads and denials. Request threads hand the
-//!   event to an unbounded channel (lock-free, never waits for anything) and
-//!   return. A drain thread moves events from the channel into a bounded
-//!   in-memory buffer; a writer thread, with its own connection (never one
-//!   from the request pool), takes them from the buffer and writes each
-//!   batch with one `COPY audit_events FROM STDIN (FORMAT binary)`: as soon
-//!   as `batch_size` (1,000) events are queued, and at least every
-//!   `interval` (100 ms), so a hard crash loses at most the last ~100 ms.
-//!   COPY rather than a multi-row INSERT: no bind-parameter limit (21
-//!   columns x 1,000 rows would be 21,000 parameters) and the cheapest path
-//!   into PostgreSQL; one connection sustains far more than 20,000 rows/s.
-//! * [`insert_now`] for creates: one INSERT on the caller's connection, so
-//!   the audit row commits or rolls back with the change. An update writes
-//!   its row inside its one write statement instead ([`Row::push_values`],
-//!   used by `updates::write`).
+//! * Answers that carry patient data write their row on the request's own
+//!   path, in the statement that reads or writes the data or right after
+//!   it, before the answer is sent: the batched retrieve lookup writes the
+//!   batch's rows with one COPY ([`insert_many`], `store::lookup`); an update
+//!   writes its row inside its one write statement ([`Row::push_values`],
+//!   used by `updates::write`); searches, histories, related people and
+//!   creates use [`insert_now`] on their connection.
+//! * Every other answer (denials, validation errors, 404s) goes through
+//!   [`Auditor::record_durably`]: the event joins the background writer's
+//!   queue and the request waits until the batch holding it is committed. A
+//!   batch is one `COPY audit_events FROM STDIN (FORMAT binary)` of
+//!   everything queued, so under load many requests share one commit (a
+//!   group commit); the writer has its own connection, never one from the
+//!   request pool. COPY rather than a multi-row INSERT: no bind-parameter
+//!   limit (21 columns x 1,000 rows would be 21,000 parameters) and the
+//!   cheapest path into PostgreSQL.
+//! * [`Auditor::record`] queues without waiting: for answers given while
+//!   the writer cannot reach the database (see `api::audit`), where waiting
+//!   would only add a second outage to the first.
+//!
+//! The writer writes as soon as `batch_size` (1,000) events or a waiting
+//! request are queued, and at least every `interval` (100 ms).
 //!
 //! Why the channel is unbounded and the buffer is not: the channel only
 //! grows while the drain thread is not running, and that thread does
@@ -53,7 +62,7 @@ use diesel::prelude::*;
 use diesel::query_builder::AstPass;
 use std::collections::VecDeque;
 use std::ops::Range;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
@@ -69,7 +78,9 @@ pub struct AuditEvent {
     pub request_id: Option<String>,
     pub correlation_id: Option<String>,
     /// "healthcare-worker" | "application-restricted" |
-    /// "privileged-application" | "patient-access" | "unauthenticated"
+    /// "privileged-application" | "patient-access" | "unknown-scope" (a
+    /// token that verified but names no scope of this API) |
+    /// "unauthenticated" (no token verified)
     pub access_mode: String,
     pub user_id: Option<String>,
     /// The CIS2 `person_roleid` of the selected role.
@@ -81,7 +92,8 @@ pub struct AuditEvent {
     pub client_id: Option<String>,
     /// The access level used, e.g. "staff_view".
     pub level: Option<String>,
-    /// "retrieve" | "search" | "update" | "create" | "history" | "related" ...
+    /// "retrieve" | "search" | "update" | "create" | "history" | "related" |
+    /// "update-replay" | "create-replay" (a retry answered from a kept answer)
     pub action: String,
     pub nhs_numbers: Vec<i64>,
     pub status: u16,
@@ -98,6 +110,7 @@ pub const ACCESS_MODES: &[(i16, &str)] = &[
     (3, "privileged-application"),
     (4, "patient-access"),
     (5, "unauthenticated"),
+    (6, "unknown-scope"),
 ];
 pub const ACTIONS: &[(i16, &str)] = &[
     (1, "retrieve"),
@@ -106,6 +119,8 @@ pub const ACTIONS: &[(i16, &str)] = &[
     (4, "create"),
     (5, "history"),
     (6, "related"),
+    (7, "update-replay"),
+    (8, "create-replay"),
 ];
 pub const LEVELS: &[(i16, &str)] = &[
     (0, "none"),
@@ -186,8 +201,28 @@ struct Inner {
 #[allow(clippy::large_enum_variant)]
 enum Msg {
     Event(AuditEvent),
-    Flush(mpsc::SyncSender<bool>),
+    Flush(Ack),
     Close(mpsc::SyncSender<bool>),
+}
+
+/// Where the answer to a flush goes: a blocked thread or an async task.
+enum Ack {
+    Sync(mpsc::SyncSender<bool>),
+    Async(tokio::sync::oneshot::Sender<bool>),
+}
+
+impl Ack {
+    fn send(self, intact: bool) {
+        // The caller may have given up waiting: nothing to do then.
+        match self {
+            Ack::Sync(tx) => {
+                let _ = tx.try_send(intact);
+            }
+            Ack::Async(tx) => {
+                let _ = tx.send(intact);
+            }
+        }
+    }
 }
 
 struct Shared {
@@ -198,6 +233,8 @@ struct Shared {
     written: AtomicU64,
     batches: AtomicU64,
     dropped: AtomicU64,
+    /// The last write succeeded (or none was tried yet).
+    writing: AtomicBool,
 }
 
 /// Events get consecutive positions as the drain thread queues them:
@@ -218,7 +255,7 @@ struct Waiter {
     upto: u64,
     /// None of those positions was lost (dropped or refused).
     intact: bool,
-    ack: mpsc::SyncSender<bool>,
+    ack: Ack,
 }
 
 impl State {
@@ -246,16 +283,13 @@ impl State {
     }
 
     fn settle_waiters(&mut self) {
+        if self.waiters.is_empty() {
+            return;
+        }
         let from = self.pending_from();
-        self.waiters.retain(|w| {
-            if w.upto <= from {
-                // The caller may have given up waiting: nothing to do then.
-                let _ = w.ack.try_send(w.intact);
-                false
-            } else {
-                true
-            }
-        });
+        for w in self.waiters.extract_if(.., |w| w.upto <= from) {
+            w.ack.send(w.intact);
+        }
     }
 }
 
@@ -288,6 +322,7 @@ impl Auditor {
             written: AtomicU64::new(0),
             batches: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
+            writing: AtomicBool::new(true),
         });
         let (tx, rx) = mpsc::channel();
         let drain = {
@@ -330,10 +365,33 @@ impl Auditor {
     /// Events already reported lost before the call do not count.
     pub fn flush(&self, deadline: Duration) -> bool {
         let (ack, done) = mpsc::sync_channel(1);
-        if self.inner.tx.send(Msg::Flush(ack)).is_err() {
+        if self.inner.tx.send(Msg::Flush(Ack::Sync(ack))).is_err() {
             return false; // shut down
         }
         done.recv_timeout(deadline).unwrap_or(false)
+    }
+
+    /// Queues `event` and resolves once it is committed: true, or false if
+    /// it (or an event queued before it) was lost, the writer has shut down,
+    /// or `deadline` passed first (the event then stays queued). The writer
+    /// takes everything queued in one statement, so under load many requests
+    /// share one commit.
+    pub async fn record_durably(&self, event: AuditEvent, deadline: Duration) -> bool {
+        let (ack, done) = tokio::sync::oneshot::channel();
+        if self.inner.tx.send(Msg::Event(event)).is_err()
+            || self.inner.tx.send(Msg::Flush(Ack::Async(ack))).is_err()
+        {
+            self.inner.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            tracing::error!("audit event recorded after shutdown: not written");
+            return false;
+        }
+        matches!(tokio::time::timeout(deadline, done).await, Ok(Ok(true)))
+    }
+
+    /// Whether the writer's last attempt succeeded: false while the database
+    /// is unreachable (events are then held in memory and written later).
+    pub fn is_writing(&self) -> bool {
+        self.inner.shared.writing.load(Ordering::Relaxed)
     }
 
     /// Flushes and stops the writer. True when everything recorded before
@@ -385,10 +443,21 @@ impl Auditor {
     }
 }
 
-/// For writes that must commit with the change itself (POST): one
-/// INSERT on the caller's connection, inside its transaction if it has one.
+/// For answers that must not leave before their audit row is committed (a
+/// search, a history, a create): one INSERT on the request's own
+/// connection, inside its transaction if it has one.
 pub fn insert_now(conn: &mut PgConnection, event: &AuditEvent) -> QueryResult<()> {
     insert_row(conn, &Row::from_event(event.clone()))
+}
+
+/// Several events in one statement (a batch of retrieves): one COPY on the
+/// caller's connection.
+pub fn insert_many(conn: &mut PgConnection, events: Vec<AuditEvent>) -> QueryResult<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let rows: Vec<Row> = events.into_iter().map(Row::from_event).collect();
+    copy_rows(conn, &rows)
 }
 
 /// The investigation: every event that concerns `nhs_number` with
@@ -638,7 +707,7 @@ fn writer_url(url: &str) -> String {
 enum Item {
     Row(Row),
     /// A flush (false) or shutdown (true) waiting for what came before.
-    Marker(mpsc::SyncSender<bool>, bool),
+    Marker(Ack, bool),
 }
 
 /// Moves events from the channel into the buffer, enforcing its bound.
@@ -666,7 +735,7 @@ fn drain_loop(rx: mpsc::Receiver<Msg>, shared: &Shared, config: &AuditConfig) {
             .map(|msg| match msg {
                 Msg::Event(event) => Item::Row(Row::from_event(event)),
                 Msg::Flush(ack) => Item::Marker(ack, false),
-                Msg::Close(ack) => Item::Marker(ack, true),
+                Msg::Close(ack) => Item::Marker(Ack::Sync(ack), true),
             })
             .collect();
         let mut closing = disconnected;
@@ -793,6 +862,7 @@ fn write_loop(shared: &Shared, url: &str, config: &AuditConfig) {
             Ok(()) => {
                 let n = batch.len() as u64;
                 batch.clear();
+                shared.writing.store(true, Ordering::Relaxed);
                 finish_batch(shared, n, 1, 0);
                 if failures > 0 {
                     tracing::info!(failures, "audit writer recovered");
@@ -801,13 +871,17 @@ fn write_loop(shared: &Shared, url: &str, config: &AuditConfig) {
                 continue;
             }
             Err(WriteError { error, healthy }) => {
+                shared.writing.store(false, Ordering::Relaxed);
                 if !healthy {
                     conn = None;
                 } else if !isolated && let Some(c) = conn.as_mut() {
                     // The server answers but refused the batch: find out
                     // whether particular rows are at fault.
                     match isolate(shared, c, &mut batch) {
-                        Isolation::Resolved => continue,
+                        Isolation::Resolved => {
+                            shared.writing.store(true, Ordering::Relaxed);
+                            continue;
+                        }
                         Isolation::NotTheRows => isolated = true,
                         Isolation::Broken => conn = None,
                     }
