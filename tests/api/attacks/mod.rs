@@ -1,0 +1,2 @@
+mod patient_mode;
+mod tokens;
