@@ -124,10 +124,14 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Time left before `exp` (zero when past).
+/// Time left before `exp` (zero when past). An `exp` beyond what the clock
+/// can represent (from 2^63 seconds on) is as good as never: the cache
+/// saturates, where `UNIX_EPOCH + exp` would panic the worker.
 fn until(exp: u64) -> Duration {
-    let exp = UNIX_EPOCH + Duration::from_secs(exp);
-    exp.duration_since(SystemTime::now()).unwrap_or_default()
+    match UNIX_EPOCH.checked_add(Duration::from_secs(exp)) {
+        Some(exp) => exp.duration_since(SystemTime::now()).unwrap_or_default(),
+        None => Duration::MAX,
+    }
 }
 
 impl Verifier {
@@ -884,6 +888,21 @@ mod tests {
         }
         assert_invalid(&verifier, &token, "ExpiredSignature").await;
         assert!(!verifier.inner.cache.contains_key(&digest));
+    }
+
+    #[tokio::test]
+    async fn an_exp_beyond_the_clock_neither_panics_nor_expires() {
+        assert_eq!(until(u64::MAX), Duration::MAX);
+        assert_eq!(until(0), Duration::ZERO);
+        let verifier = verifier_with(&dev_keys());
+        for exp in [json!(1u64 << 63), json!(u64::MAX), json!(1e19)] {
+            let token = rs256(&with(claims(), "exp", exp.clone()));
+            check(&verifier, &token).await.unwrap();
+            // Again, from the cache.
+            check(&verifier, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{exp}: {e}"));
+        }
     }
 
     /// Serves a JWKS over HTTP on 127.0.0.1, counting requests: the first

@@ -1298,3 +1298,26 @@ async fn refused_attacks_are_in_the_audit_trail_as_unauthenticated() {
     assert_eq!(ok.access_mode.as_deref(), Some("healthcare-worker"));
     assert_eq!(ok.status, 200);
 }
+
+#[tokio::test]
+async fn an_exp_beyond_the_clock_does_not_crash_the_server() {
+    // Signed by the trusted key: an issuer's exp from 2^63 s on once made
+    // `UNIX_EPOCH + exp` panic in the verifier's cache and drop the
+    // connection. The token is as valid as its signer says (never expiring);
+    // the point is a well-formed answer, every time, and a working server.
+    let app = dev_app().await;
+    for exp in [
+        json!(1u64 << 62),
+        json!(1u64 << 63),
+        json!(u64::MAX),
+        json!(1e19),
+    ] {
+        let token = genuine(&with(claims(), "exp", exp.clone()));
+        assert_accepted(&app, &token, &format!("exp {exp}")).await;
+        assert_accepted(&app, &token, &format!("exp {exp}, cached")).await;
+    }
+    // Beyond what a JSON number can be read as: refused as malformed.
+    let token = genuine(&with(claims(), "exp", json!(1e300)));
+    assert_all_refused(&app, &[attack("exp 1e300", &token)]).await;
+    assert_accepted(&app, &genuine(&claims()), "control").await;
+}
