@@ -308,6 +308,15 @@ impl Verifier {
     }
 }
 
+/// Schemes longer than this are not named in "Invalid token type" (the
+/// registered ones are at most 16 bytes: `AWS4-HMAC-SHA256`).
+pub const MAX_SCHEME_BYTES: usize = 32;
+
+/// An RFC 9110 `tchar`, of which an authentication scheme is made.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// The token from an `Authorization: Bearer <token>` header value.
 fn bearer_token(authorization: Option<&[u8]>) -> Result<&[u8], AuthError> {
     let raw = authorization.ok_or(AuthError::MissingHeader)?;
@@ -320,6 +329,11 @@ fn bearer_token(authorization: Option<&[u8]>) -> Result<&[u8], AuthError> {
         None => (value, &[][..]),
     };
     if !scheme.eq_ignore_ascii_case(b"Bearer") {
+        // Only a plausible scheme is named back (and logged): not a token
+        // sent without "Bearer ", nor anything else the caller chose.
+        if scheme.len() > MAX_SCHEME_BYTES || !scheme.iter().all(|&b| is_tchar(b)) {
+            return Err(invalid("not an authentication scheme"));
+        }
         return Err(AuthError::InvalidTokenType(
             String::from_utf8_lossy(scheme).into_owned(),
         ));
@@ -582,6 +596,21 @@ mod tests {
             assert_eq!(got, error);
             assert_eq!(got.diagnostics(), diagnostics);
         }
+        // A token without "Bearer ", a long or odd "scheme": not echoed.
+        let token = rs256(&claims());
+        let long = "A".repeat(MAX_SCHEME_BYTES + 1);
+        for header in [token.as_str(), &long, "<script>alert(1)</script> x", "Bé x"] {
+            let got = verifier.verify(Some(header.as_bytes())).await.unwrap_err();
+            assert_eq!(
+                got,
+                AuthError::InvalidToken("not an authentication scheme".into()),
+                "{header}"
+            );
+            assert_eq!(got.diagnostics(), "Invalid Access Token");
+        }
+        let longest = "A".repeat(MAX_SCHEME_BYTES);
+        let got = verifier.verify(Some(longest.as_bytes())).await.unwrap_err();
+        assert_eq!(got, AuthError::InvalidTokenType(longest));
     }
 
     #[tokio::test]
