@@ -74,6 +74,23 @@ fn invalid(reason: impl Into<String>) -> AuthError {
     AuthError::InvalidToken(reason.into())
 }
 
+/// Longest piece of a token header quoted in a refusal's (logged) reason.
+const MAX_SHOWN_CHARS: usize = 64;
+
+/// A header value the caller chose, as a refusal's reason quotes it for the
+/// log: control characters escaped, cut at [`MAX_SHOWN_CHARS`].
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(MAX_SHOWN_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Verifies bearer tokens; cheap to clone.
 #[derive(Clone)]
 pub struct Verifier {
@@ -280,7 +297,7 @@ impl Verifier {
                     candidates = keys.with_kid(kid);
                 }
                 if candidates.is_empty() {
-                    return Err(invalid(format!("unknown kid '{kid}'")));
+                    return Err(invalid(format!("unknown kid '{}'", shown(kid))));
                 }
                 let mut reasons = Vec::new();
                 for key in candidates {
@@ -379,7 +396,12 @@ fn parse_header(token: &[u8]) -> Result<Header, AuthError> {
         Some("PS256") => Algorithm::PS256,
         Some("ES256") => Algorithm::ES256,
         Some("HS256") => Algorithm::HS256,
-        Some(other) => return Err(invalid(format!("algorithm '{other}' not accepted"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "algorithm '{}' not accepted",
+                shown(other)
+            )));
+        }
         None => return Err(invalid("header has no alg")),
     };
     let kid = match header.get("kid") {
@@ -782,6 +804,22 @@ mod tests {
         // The right kid but a key we do not trust.
         let token = sign(Algorithm::ES256, Some(dev.kid()), &claims(), &ec_key());
         assert_invalid(&verifier, &token, "InvalidSignature").await;
+    }
+
+    #[tokio::test]
+    async fn hostile_kids_and_algs_are_quoted_escaped_and_short() {
+        let verifier = verifier_with(&dev_keys());
+        let long = "k".repeat(10 * 1024);
+        for (kid, quoted) in [
+            ("line\nInjected: yes", "line\\nInjected: yes".to_owned()),
+            ("\u{1b}[2J", "\\u{1b}[2J".to_owned()),
+            (long.as_str(), format!("{}...", "k".repeat(MAX_SHOWN_CHARS))),
+        ] {
+            let token = sign(Algorithm::RS256, Some(kid), &claims(), &rsa());
+            assert_invalid(&verifier, &token, &format!("unknown kid '{quoted}'")).await;
+        }
+        let token = raw_token(&json!({"alg": "none\r\n"}), &claims(), b"");
+        assert_invalid(&verifier, &token, "algorithm 'none\\r\\n' not accepted").await;
     }
 
     #[tokio::test]
