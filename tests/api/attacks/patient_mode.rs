@@ -396,3 +396,65 @@ async fn a_superseded_number_never_leads_a_patient_into_another_record() {
     .await;
     assert_eq!(a.status, 403, "{}", a.text);
 }
+
+#[tokio::test]
+async fn a_patients_remembered_answer_is_replayed_to_nobody_else() {
+    // A PATCH's answer is remembered for retries under its X-Request-ID.
+    // A restricted patient's answer holds their whole record (address
+    // included): sending the same request id, path and body must not hand
+    // it to a clinician without sensitive access, nor to another patient.
+    let app = TestApp::spawn().await;
+    let restricted = sandbox::JANET_SMYTHE_RESTRICTED;
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let mut c = call(Method::PATCH, format!("/Patient/{restricted}"));
+    c.if_match = Some(etag(&app, restricted).await);
+    c.body = Some(add_mobile());
+    let send_as = |token: String| {
+        let (c, request_id, app) = (&c, request_id.clone(), &app);
+        async move {
+            let response = app
+                .client
+                .patch(app.url(&c.path))
+                .bearer_auth(token)
+                .header("X-Request-ID", request_id)
+                .header("If-Match", c.if_match.clone().unwrap_or_default())
+                .header("Content-Type", "application/json-patch+json")
+                .body(c.body.as_ref().map(Value::to_string).unwrap_or_default())
+                .send()
+                .await
+                .expect("request failed");
+            let status = response.status().as_u16();
+            let text = response.text().await.unwrap_or_default();
+            let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+            (status, body, text)
+        }
+    };
+
+    let (status, first, text) = send_as(patient_token(restricted)).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(first.get("address").is_some(), "the patient sees it all");
+
+    let (status, body, text) = send_as(token(Persona::Clinician)).await;
+    assert_eq!(status, 400, "{text}");
+    assert_eq!(spine_code(&body), "INVALID_VALUE");
+    assert!(
+        !text.contains("address") && !text.contains("Smythe"),
+        "{text}"
+    );
+    let (status, body, text) = send_as(patient_token(ME)).await;
+    assert_eq!(status, 403, "{text}");
+    assert_eq!(spine_code(&body), "ACCESS_DENIED");
+    // The clinician's own view of the record stays redacted.
+    let view: Value = app
+        .get(&format!("/Patient/{restricted}"))
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert!(view.get("address").is_none());
+
+    // The patient's own retry still gets the remembered answer.
+    let (status, again, text) = send_as(patient_token(restricted)).await;
+    assert_eq!(status, 200, "{text}");
+    assert_eq!(again, first);
+}
