@@ -74,6 +74,23 @@ fn invalid(reason: impl Into<String>) -> AuthError {
     AuthError::InvalidToken(reason.into())
 }
 
+/// Longest piece of a token header quoted in a refusal's (logged) reason.
+const MAX_SHOWN_CHARS: usize = 64;
+
+/// A header value the caller chose, as a refusal's reason quotes it for the
+/// log: control characters escaped, cut at [`MAX_SHOWN_CHARS`].
+fn shown(text: &str) -> String {
+    let mut out: String = text
+        .chars()
+        .take(MAX_SHOWN_CHARS)
+        .flat_map(char::escape_debug)
+        .collect();
+    if text.chars().nth(MAX_SHOWN_CHARS).is_some() {
+        out.push_str("...");
+    }
+    out
+}
+
 /// Verifies bearer tokens; cheap to clone.
 #[derive(Clone)]
 pub struct Verifier {
@@ -124,10 +141,14 @@ fn now_secs() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
-/// Time left before `exp` (zero when past).
+/// Time left before `exp` (zero when past). An `exp` beyond what the clock
+/// can represent (from 2^63 seconds on) is as good as never: the cache
+/// saturates, where `UNIX_EPOCH + exp` would panic the worker.
 fn until(exp: u64) -> Duration {
-    let exp = UNIX_EPOCH + Duration::from_secs(exp);
-    exp.duration_since(SystemTime::now()).unwrap_or_default()
+    match UNIX_EPOCH.checked_add(Duration::from_secs(exp)) {
+        Some(exp) => exp.duration_since(SystemTime::now()).unwrap_or_default(),
+        None => Duration::MAX,
+    }
 }
 
 impl Verifier {
@@ -276,7 +297,7 @@ impl Verifier {
                     candidates = keys.with_kid(kid);
                 }
                 if candidates.is_empty() {
-                    return Err(invalid(format!("unknown kid '{kid}'")));
+                    return Err(invalid(format!("unknown kid '{}'", shown(kid))));
                 }
                 let mut reasons = Vec::new();
                 for key in candidates {
@@ -304,6 +325,15 @@ impl Verifier {
     }
 }
 
+/// Schemes longer than this are not named in "Invalid token type" (the
+/// registered ones are at most 16 bytes: `AWS4-HMAC-SHA256`).
+pub const MAX_SCHEME_BYTES: usize = 32;
+
+/// An RFC 9110 `tchar`, of which an authentication scheme is made.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// The token from an `Authorization: Bearer <token>` header value.
 fn bearer_token(authorization: Option<&[u8]>) -> Result<&[u8], AuthError> {
     let raw = authorization.ok_or(AuthError::MissingHeader)?;
@@ -316,6 +346,11 @@ fn bearer_token(authorization: Option<&[u8]>) -> Result<&[u8], AuthError> {
         None => (value, &[][..]),
     };
     if !scheme.eq_ignore_ascii_case(b"Bearer") {
+        // Only a plausible scheme is named back (and logged): not a token
+        // sent without "Bearer ", nor anything else the caller chose.
+        if scheme.len() > MAX_SCHEME_BYTES || !scheme.iter().all(|&b| is_tchar(b)) {
+            return Err(invalid("not an authentication scheme"));
+        }
         return Err(AuthError::InvalidTokenType(
             String::from_utf8_lossy(scheme).into_owned(),
         ));
@@ -361,7 +396,12 @@ fn parse_header(token: &[u8]) -> Result<Header, AuthError> {
         Some("PS256") => Algorithm::PS256,
         Some("ES256") => Algorithm::ES256,
         Some("HS256") => Algorithm::HS256,
-        Some(other) => return Err(invalid(format!("algorithm '{other}' not accepted"))),
+        Some(other) => {
+            return Err(invalid(format!(
+                "algorithm '{}' not accepted",
+                shown(other)
+            )));
+        }
         None => return Err(invalid("header has no alg")),
     };
     let kid = match header.get("kid") {
@@ -578,6 +618,21 @@ mod tests {
             assert_eq!(got, error);
             assert_eq!(got.diagnostics(), diagnostics);
         }
+        // A token without "Bearer ", a long or odd "scheme": not echoed.
+        let token = rs256(&claims());
+        let long = "A".repeat(MAX_SCHEME_BYTES + 1);
+        for header in [token.as_str(), &long, "<script>alert(1)</script> x", "Bé x"] {
+            let got = verifier.verify(Some(header.as_bytes())).await.unwrap_err();
+            assert_eq!(
+                got,
+                AuthError::InvalidToken("not an authentication scheme".into()),
+                "{header}"
+            );
+            assert_eq!(got.diagnostics(), "Invalid Access Token");
+        }
+        let longest = "A".repeat(MAX_SCHEME_BYTES);
+        let got = verifier.verify(Some(longest.as_bytes())).await.unwrap_err();
+        assert_eq!(got, AuthError::InvalidTokenType(longest));
     }
 
     #[tokio::test]
@@ -752,6 +807,22 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn hostile_kids_and_algs_are_quoted_escaped_and_short() {
+        let verifier = verifier_with(&dev_keys());
+        let long = "k".repeat(10 * 1024);
+        for (kid, quoted) in [
+            ("line\nInjected: yes", "line\\nInjected: yes".to_owned()),
+            ("\u{1b}[2J", "\\u{1b}[2J".to_owned()),
+            (long.as_str(), format!("{}...", "k".repeat(MAX_SHOWN_CHARS))),
+        ] {
+            let token = sign(Algorithm::RS256, Some(kid), &claims(), &rsa());
+            assert_invalid(&verifier, &token, &format!("unknown kid '{quoted}'")).await;
+        }
+        let token = raw_token(&json!({"alg": "none\r\n"}), &claims(), b"");
+        assert_invalid(&verifier, &token, "algorithm 'none\\r\\n' not accepted").await;
+    }
+
+    #[tokio::test]
     async fn time_claims_are_checked_with_leeway() {
         let verifier = verifier_with(&dev_keys());
         let now = now_secs();
@@ -884,6 +955,21 @@ mod tests {
         }
         assert_invalid(&verifier, &token, "ExpiredSignature").await;
         assert!(!verifier.inner.cache.contains_key(&digest));
+    }
+
+    #[tokio::test]
+    async fn an_exp_beyond_the_clock_neither_panics_nor_expires() {
+        assert_eq!(until(u64::MAX), Duration::MAX);
+        assert_eq!(until(0), Duration::ZERO);
+        let verifier = verifier_with(&dev_keys());
+        for exp in [json!(1u64 << 63), json!(u64::MAX), json!(1e19)] {
+            let token = rs256(&with(claims(), "exp", exp.clone()));
+            check(&verifier, &token).await.unwrap();
+            // Again, from the cache.
+            check(&verifier, &token)
+                .await
+                .unwrap_or_else(|e| panic!("{exp}: {e}"));
+        }
     }
 
     /// Serves a JWKS over HTTP on 127.0.0.1, counting requests: the first

@@ -3,4 +3,6 @@
 //! control showing the same request succeeds for someone allowed.
 
 mod oracles;
+mod patient_mode;
 mod replays;
+mod tokens;
