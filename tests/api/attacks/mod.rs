@@ -1,0 +1,6 @@
+//! Attacks on the running server over real sockets: hostile inputs, slow
+//! clients, label cardinality.
+
+mod inputs;
+mod metrics;
+mod slow;
