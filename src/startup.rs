@@ -11,7 +11,7 @@ use std::net::TcpListener;
 
 use crate::api;
 use crate::api::gate::Gate;
-use crate::api::limits::{BodyLimit, RateLimit};
+use crate::api::limits::{BodyDeadline, BodyLimit, RateLimit};
 use crate::api::metrics::Metrics;
 use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
@@ -159,6 +159,10 @@ impl Application {
             settings.rate_limit_burst,
         ));
         let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+        let body_deadline = web::Data::new(BodyDeadline {
+            total: settings.client_body_timeout,
+            idle: settings.client_body_idle_timeout,
+        });
         let payload = web::PayloadConfig::new(settings.max_body_bytes);
         let server = HttpServer::new(move || {
             App::new()
@@ -170,9 +174,11 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(rate_limit.clone())
                 .app_data(body_limit.clone())
+                .app_data(body_deadline.clone())
                 .app_data(payload.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
+                .wrap(from_fn(api::limits::body_deadline))
                 .wrap(from_fn(api::echo_ids))
                 .wrap(from_fn(api::metrics::record))
                 .wrap(from_fn(api::log_request))

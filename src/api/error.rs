@@ -126,6 +126,11 @@ pub enum ApiError {
     /// 413: a request body larger than `MAX_BODY_BYTES`.
     #[error("request body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 408: the request body did not arrive in time (`idle`: a pause
+    /// between two parts too long, else the whole body too slow); `ms` is
+    /// the limit that ran out.
+    #[error("request body too slow")]
+    BodyTimeout { idle: bool, ms: u128 },
 }
 
 /// Marks, in the response extensions, an answer the service gave because
@@ -399,6 +404,15 @@ impl ApiError {
                 "REQUEST_TOO_LARGE",
                 "Request is too large",
             ),
+            // PDS's only 408 code; here the service could not be called
+            // because the request never arrived whole.
+            Self::BodyTimeout { .. } => spec(
+                S::REQUEST_TIMEOUT,
+                "error",
+                "timeout",
+                "UNABLE_TO_CALL_SERVICE",
+                "Unable to call service",
+            ),
         }
     }
 
@@ -513,6 +527,14 @@ impl ApiError {
             )),
             Self::PayloadTooLarge { limit } => Some(format!(
                 "Invalid request with error - the request body is larger than the limit of {limit} bytes"
+            )),
+            Self::BodyTimeout { idle: false, ms } => Some(format!(
+                "Invalid request with error - the request body did not arrive within {ms} ms; \
+                 nothing was done. Send the whole request again, faster."
+            )),
+            Self::BodyTimeout { idle: true, ms } => Some(format!(
+                "Invalid request with error - no part of the request body arrived for {ms} ms; \
+                 nothing was done. Send the whole request again, without pauses."
             )),
             _ => None,
         }

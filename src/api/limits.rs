@@ -10,16 +10,26 @@
 //! admit up to N times the configured rate. A platform-wide quota belongs in
 //! the API gateway in front (as PDS's is in Apigee).
 
-use actix_web::body::MessageBody;
+use actix_web::body::{BodySize, MessageBody};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::CONTENT_LENGTH;
+use actix_web::error::PayloadError;
+use actix_web::http::ConnectionType;
+use actix_web::http::header::{CONTENT_LENGTH, TRANSFER_ENCODING};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, ResponseError, web};
-use futures_util::StreamExt;
+use futures_util::{Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
+use std::cell::RefCell;
+use std::future::Future;
+use std::io;
 use std::num::NonZeroU32;
+use std::pin::Pin;
+use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::time::Sleep;
 
 use super::ApiError;
 use crate::auth::caller::Caller;
@@ -131,7 +141,15 @@ pub async fn body_limit(
             let mut payload = req.take_payload();
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk?;
+                // As a response (not an `Err`), so the middleware above
+                // (`body_deadline`) can see it and answer a timeout.
+                let chunk = match chunk {
+                    Ok(chunk) => chunk,
+                    Err(error) => {
+                        let error = Error::from(error);
+                        return Ok(req.error_response(error).map_into_right_body());
+                    }
+                };
                 if body.len() + chunk.len() > limit {
                     return too_large(req);
                 }
@@ -141,4 +159,165 @@ pub async fn body_limit(
         }
     }
     Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// How long a request body may take (`CLIENT_BODY_TIMEOUT_MS`, from the
+/// end of the head) and pause (`CLIENT_BODY_IDLE_TIMEOUT_MS`).
+#[derive(Debug, Clone, Copy)]
+pub struct BodyDeadline {
+    pub total: Duration,
+    pub idle: Duration,
+}
+
+/// The connection's body stream and what became of it, shared by the
+/// timed stream handed to the handlers and by [`body_deadline`].
+struct Watched {
+    /// The body as the connection delivers it. Kept here, not in the timed
+    /// stream, so it outlives a handler that drops the stream unread.
+    payload: Option<Payload>,
+    /// Read to its end (or to an error of its own).
+    finished: bool,
+    /// Which limit ran out, if one did.
+    timed_out: Option<ApiError>,
+}
+
+/// The body with the deadlines applied: what arrives is passed on at once,
+/// and only while nothing is there do the timers count.
+struct Timed {
+    watched: Rc<RefCell<Watched>>,
+    limits: BodyDeadline,
+    total: Pin<Box<Sleep>>,
+    idle: Pin<Box<Sleep>>,
+}
+
+impl Stream for Timed {
+    type Item = Result<web::Bytes, PayloadError>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = &mut *self;
+        let mut watched = this.watched.borrow_mut();
+        if watched.finished || watched.timed_out.is_some() {
+            return Poll::Ready(None);
+        }
+        let Some(payload) = watched.payload.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match Pin::new(payload).poll_next(cx) {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.idle
+                    .as_mut()
+                    .reset(tokio::time::Instant::now() + this.limits.idle);
+                Poll::Ready(Some(Ok(chunk)))
+            }
+            Poll::Ready(other) => {
+                watched.finished = true;
+                Poll::Ready(other)
+            }
+            Poll::Pending => {
+                let error = if this.total.as_mut().poll(cx).is_ready() {
+                    ApiError::BodyTimeout {
+                        idle: false,
+                        ms: this.limits.total.as_millis(),
+                    }
+                } else if this.idle.as_mut().poll(cx).is_ready() {
+                    ApiError::BodyTimeout {
+                        idle: true,
+                        ms: this.limits.idle.as_millis(),
+                    }
+                } else {
+                    return Poll::Pending;
+                };
+                tracing::info!(%error, "request body too slow");
+                watched.timed_out = Some(error);
+                Poll::Ready(Some(Err(PayloadError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "request body too slow",
+                )))))
+            }
+        }
+    }
+}
+
+/// A response body that keeps the request body's stream alive until the
+/// response is written. actix-http closes the connection after a response
+/// while the body it belongs to is unread and still held; once the stream
+/// is dropped it would instead read (drain) a chunked body to its end,
+/// however slowly it comes, with no time limit.
+pub struct HoldingBody<B> {
+    body: B,
+    _payload: Option<Payload>,
+}
+
+impl<B: MessageBody + Unpin> MessageBody for HoldingBody<B> {
+    type Error = B::Error;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<web::Bytes, Self::Error>>> {
+        Pin::new(&mut self.body).poll_next(cx)
+    }
+}
+
+/// Applies [`BodyDeadline`] to every request body, on every path. A body
+/// too slow gets 408 UNABLE_TO_CALL_SERVICE, whatever the handler made of
+/// the failed read, and the connection is closed after it. A body the
+/// handler left unread (an early error) also closes the connection after
+/// the response rather than being drained without a limit.
+pub async fn body_deadline(
+    mut req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let limits = req
+        .app_data::<web::Data<BodyDeadline>>()
+        .map(|d| *d.get_ref());
+    let has_body = req.headers().contains_key(TRANSFER_ENCODING)
+        || req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    let (Some(limits), true) = (limits, has_body) else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let now = tokio::time::Instant::now();
+    let watched = Rc::new(RefCell::new(Watched {
+        payload: Some(req.take_payload()),
+        finished: false,
+        timed_out: None,
+    }));
+    let timed = Timed {
+        watched: watched.clone(),
+        limits,
+        total: Box::pin(tokio::time::sleep_until(now + limits.total)),
+        idle: Box::pin(tokio::time::sleep_until(now + limits.idle)),
+    };
+    req.set_payload(Payload::Stream {
+        payload: Box::pin(timed),
+    });
+    let result = next.call(req).await;
+    let mut watched = watched.borrow_mut();
+    let held = match watched.finished {
+        true => None,
+        false => watched.payload.take(),
+    };
+    let response = match (watched.timed_out.take(), result) {
+        (Some(error), Ok(response)) => {
+            let mut answer = error.error_response();
+            answer.head_mut().set_connection_type(ConnectionType::Close);
+            let (request, _) = response.into_parts();
+            ServiceResponse::new(request, answer.map_into_boxed_body())
+        }
+        (None, Ok(response)) if held.is_some() => response.map_into_boxed_body(),
+        (_, result) => return Ok(result?.map_into_left_body()),
+    };
+    Ok(response
+        .map_body(|_, body| HoldingBody {
+            body,
+            _payload: held,
+        })
+        .map_into_right_body())
 }

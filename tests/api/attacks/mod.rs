@@ -3,4 +3,5 @@
 
 mod inputs;
 mod metrics;
+mod raw;
 mod slow;
