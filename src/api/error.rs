@@ -131,6 +131,12 @@ pub enum ApiError {
     /// the limit that ran out.
     #[error("request body too slow")]
     BodyTimeout { idle: bool, ms: u128 },
+    /// The HTTP parser's own refusal, answered at the connection (see
+    /// `limits::Refusals`): 400 a malformed request line or header (a URL
+    /// of 65,534 bytes or more, text that is not UTF-8), 431 a head over
+    /// its limits, 408 a head not received in time.
+    #[error("request refused by the HTTP parser ({status})")]
+    Unparsed { status: u16 },
 }
 
 /// Marks, in the response extensions, an answer the service gave because
@@ -413,6 +419,27 @@ impl ApiError {
                 "UNABLE_TO_CALL_SERVICE",
                 "Unable to call service",
             ),
+            Self::Unparsed { status: 408 } => spec(
+                S::REQUEST_TIMEOUT,
+                "error",
+                "timeout",
+                "UNABLE_TO_CALL_SERVICE",
+                "Unable to call service",
+            ),
+            Self::Unparsed { status: 431 } => spec(
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "error",
+                "too-long",
+                "REQUEST_TOO_LARGE",
+                "Request is too large",
+            ),
+            Self::Unparsed { .. } => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_VALUE",
+                "Provided value is invalid",
+            ),
         }
     }
 
@@ -536,6 +563,21 @@ impl ApiError {
                 "Invalid request with error - no part of the request body arrived for {ms} ms; \
                  nothing was done. Send the whole request again, without pauses."
             )),
+            Self::Unparsed { status: 408 } => Some(
+                "Invalid request with error - the request line and headers did not arrive in time; \
+                 nothing was done. Send the whole request again, faster."
+                    .into(),
+            ),
+            Self::Unparsed { status: 431 } => Some(
+                "Invalid request with error - the request line and headers are too large \
+                 (over 128 KiB, or more than 96 headers)"
+                    .into(),
+            ),
+            Self::Unparsed { .. } => Some(
+                "Invalid request with error - the request line or a header cannot be read: it is \
+                 malformed or not UTF-8, or the URL is longer than 65,533 bytes"
+                    .into(),
+            ),
             _ => None,
         }
     }
