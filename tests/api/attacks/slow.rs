@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tokio::net::tcp::OwnedWriteHalf;
 
-use super::raw::{connect, parse_reply, read_until_closed};
+use super::raw::{connect, parse_reply};
 use crate::helpers::{TestApp, settings, spine_code, token};
 use pds::auth::personas::Persona;
 
