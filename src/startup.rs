@@ -3,8 +3,8 @@
 use actix_cors::Cors;
 use actix_http::{HttpService, Protocol, error::DispatchError};
 use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
-use actix_web::dev::AppConfig;
 use actix_web::dev::Server;
+use actix_web::dev::{AppConfig, Extensions};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
 use actix_web::rt::net::TcpStream;
@@ -187,6 +187,7 @@ impl Application {
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
                 .wrap(from_fn(api::limits::body_deadline))
+                .wrap(from_fn(api::limits::head_clock))
                 .wrap(from_fn(api::echo_ids))
                 .wrap(from_fn(api::metrics::record))
                 .wrap(from_fn(api::log_request))
@@ -220,6 +221,10 @@ impl Application {
                 // not lost to a reset (`HttpServer`'s default).
                 .client_disconnect_timeout(Duration::from_secs(1))
                 .local_addr(addr)
+                // Lets the requests tell `Refusals` when their head is in.
+                .on_connect_ext(|io: &Refusals<TcpStream>, data: &mut Extensions| {
+                    data.insert(io.clock());
+                })
                 .finish(map_config(
                     app()
                         .into_factory()
@@ -227,9 +232,10 @@ impl Application {
                     // Names the host for requests without a `Host` header.
                     |_| AppConfig::default(),
                 ));
-            fn_service(|io: TcpStream| async move {
+            fn_service(move |io: TcpStream| async move {
                 let peer = io.peer_addr().ok();
-                Ok::<_, DispatchError>((Refusals::new(io), Protocol::Http1, peer))
+                let io = Refusals::new(io, client_request_timeout);
+                Ok::<_, DispatchError>((io, Protocol::Http1, peer))
             })
             .and_then(http)
         })?;

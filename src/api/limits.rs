@@ -22,7 +22,7 @@ use actix_web::{Error, HttpMessage, ResponseError, web};
 use futures_util::{Stream, StreamExt};
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota};
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::future::Future;
 use std::io;
 use std::num::NonZeroU32;
@@ -338,16 +338,66 @@ pub async fn body_deadline(
 ///
 /// What it holds is bounded: nothing while bytes pass, and one replacement
 /// (under 1 KiB) once a refusal is seen.
+///
+/// It also times the heads after the first on a kept-alive connection,
+/// which actix-http does not (its `client_request_timeout` covers only the
+/// first): once a request has been answered ([`HeadClock`]), the next
+/// request's head has `head_timeout` from its first byte to reach the
+/// service, or the connection is closed.
 pub struct Refusals<T> {
     io: T,
     /// A replacement being written, and how much of it is.
     pending: Option<(web::Bytes, usize)>,
+    clock: Rc<HeadClock>,
+    head_timeout: Duration,
+    /// Made once, reset for each later head; `timing` while one arrives.
+    head_timer: Option<Pin<Box<Sleep>>>,
+    timing: bool,
 }
 
 impl<T> Refusals<T> {
-    pub fn new(io: T) -> Self {
-        Self { io, pending: None }
+    pub fn new(io: T, head_timeout: Duration) -> Self {
+        Self {
+            io,
+            pending: None,
+            clock: Rc::new(HeadClock::default()),
+            head_timeout,
+            head_timer: None,
+            timing: false,
+        }
     }
+
+    /// Shared with the requests of this connection (as connection data),
+    /// which tell it when a head has arrived (see [`head_clock`]).
+    pub fn clock(&self) -> Rc<HeadClock> {
+        self.clock.clone()
+    }
+}
+
+/// Whether a connection's request is with the service, and whether one has
+/// been: set by [`head_clock`], read by [`Refusals`].
+#[derive(Debug, Default)]
+pub struct HeadClock {
+    busy: Cell<bool>,
+    served: Cell<bool>,
+}
+
+/// Marks the connection busy while its request is with the service, so
+/// that [`Refusals`] times only what comes after, the next head.
+pub async fn head_clock(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, Error> {
+    let clock = req.conn_data::<Rc<HeadClock>>().cloned();
+    if let Some(clock) = &clock {
+        clock.busy.set(true);
+        clock.served.set(true);
+    }
+    let response = next.call(req).await;
+    if let Some(clock) = &clock {
+        clock.busy.set(false);
+    }
+    response
 }
 
 /// Statuses the parser answers without a body.
@@ -445,7 +495,33 @@ impl<T: AsyncRead + Unpin> AsyncRead for Refusals<T> {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
+        let this = &mut *self;
+        if this.clock.busy.get() {
+            this.timing = false;
+        }
+        let before = buf.filled().len();
+        let result = Pin::new(&mut this.io).poll_read(cx, buf);
+        let read = buf.filled().len() > before;
+        let clock = &this.clock;
+        if read && !this.timing && clock.served.get() && !clock.busy.get() {
+            // The first bytes of a later request's head.
+            let deadline = tokio::time::Instant::now() + this.head_timeout;
+            match this.head_timer.as_mut() {
+                Some(timer) => timer.as_mut().reset(deadline),
+                None => this.head_timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+            }
+            this.timing = true;
+        }
+        if let (true, Some(timer)) = (this.timing, this.head_timer.as_mut())
+            && timer.as_mut().poll(cx).is_ready()
+        {
+            tracing::info!("a request head on a kept-alive connection was too slow");
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "request head too slow",
+            )));
+        }
+        result
     }
 }
 
@@ -566,18 +642,18 @@ mod tests {
     #[tokio::test]
     async fn passes_everything_else_through_and_replaces_the_refusal() {
         let (client, server) = tokio::io::duplex(16);
-        let mut wrapped = Refusals::new(server);
+        let mut wrapped = Refusals::new(server, Duration::from_secs(5));
         let ordinary = b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec();
         let mut all = ordinary.clone();
         all.extend_from_slice(REFUSAL);
-        let writer = tokio::spawn(async move {
+        let writer = async move {
             wrapped.write_all(&all).await.unwrap();
             wrapped.shutdown().await.unwrap();
-        });
+        };
         let mut client = client;
         let mut received = Vec::new();
-        client.read_to_end(&mut received).await.unwrap();
-        writer.await.unwrap();
+        let ((), read) = tokio::join!(writer, client.read_to_end(&mut received));
+        read.unwrap();
         assert!(received.starts_with(&ordinary));
         let rest = String::from_utf8(received[ordinary.len()..].to_vec()).unwrap();
         assert!(rest.starts_with("HTTP/1.1 400 Bad Request\r\n"), "{rest}");
