@@ -50,6 +50,13 @@ pub struct Settings {
     /// `CLIENT_REQUEST_TIMEOUT_MS`, default 5000: how long a new connection
     /// has to send its request head before it is closed (408).
     pub client_request_timeout: Duration,
+    /// `CLIENT_BODY_TIMEOUT_MS`, default 10000: how long a request's whole
+    /// body may take to arrive, from the end of its head. Slower gets 408
+    /// and the connection is closed.
+    pub client_body_timeout: Duration,
+    /// `CLIENT_BODY_IDLE_TIMEOUT_MS`, default 5000: the longest pause
+    /// between two parts of a body before it is given up on (408).
+    pub client_body_idle_timeout: Duration,
     /// `KEEP_ALIVE_SECS`, default 75: how long an idle keep-alive connection
     /// stays open (longer than a load balancer's usual 60 s idle timeout).
     /// 0 disables keep-alive.
@@ -175,6 +182,14 @@ impl Settings {
             max_body_bytes: parsed("MAX_BODY_BYTES", 64 * 1024usize)?,
             client_request_timeout: Duration::from_millis(parsed(
                 "CLIENT_REQUEST_TIMEOUT_MS",
+                5000u64,
+            )?),
+            client_body_timeout: Duration::from_millis(parsed(
+                "CLIENT_BODY_TIMEOUT_MS",
+                10_000u64,
+            )?),
+            client_body_idle_timeout: Duration::from_millis(parsed(
+                "CLIENT_BODY_IDLE_TIMEOUT_MS",
                 5000u64,
             )?),
             keep_alive: Duration::from_secs(parsed("KEEP_ALIVE_SECS", 75u64)?),

@@ -1,17 +1,22 @@
 //! Builds the running service, for `main` and for the tests alike.
 
 use actix_cors::Cors;
+use actix_http::{HttpService, Protocol, error::DispatchError};
+use actix_service::{IntoServiceFactory, ServiceFactoryExt, fn_service, map_config};
 use actix_web::dev::Server;
+use actix_web::dev::{AppConfig, Extensions};
 use actix_web::http::Method;
 use actix_web::middleware::from_fn;
-use actix_web::{App, HttpServer, web};
+use actix_web::rt::net::TcpStream;
+use actix_web::{App, web};
 use anyhow::Context;
 use diesel::{Connection, PgConnection};
 use std::net::TcpListener;
+use std::time::Duration;
 
 use crate::api;
 use crate::api::gate::Gate;
-use crate::api::limits::{BodyLimit, RateLimit};
+use crate::api::limits::{BodyDeadline, BodyLimit, RateLimit, Refusals};
 use crate::api::metrics::Metrics;
 use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
@@ -159,8 +164,15 @@ impl Application {
             settings.rate_limit_burst,
         ));
         let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+        let body_deadline = web::Data::new(BodyDeadline {
+            total: settings.client_body_timeout,
+            idle: settings.client_body_idle_timeout,
+        });
         let payload = web::PayloadConfig::new(settings.max_body_bytes);
-        let server = HttpServer::new(move || {
+        let addr = listener.local_addr()?;
+        let keep_alive = settings.keep_alive;
+        let client_request_timeout = settings.client_request_timeout;
+        let app = move || {
             App::new()
                 .app_data(data.clone())
                 .app_data(lookup.clone())
@@ -170,25 +182,64 @@ impl Application {
                 .app_data(metrics.clone())
                 .app_data(rate_limit.clone())
                 .app_data(body_limit.clone())
+                .app_data(body_deadline.clone())
                 .app_data(payload.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
+                .wrap(from_fn(api::limits::body_deadline))
+                .wrap(from_fn(api::limits::head_clock))
                 .wrap(from_fn(api::echo_ids))
                 .wrap(from_fn(api::metrics::record))
                 .wrap(from_fn(api::log_request))
                 .wrap(cors())
-        })
-        .workers(settings.workers)
-        // Every blocking task holds a connection permit, so this many
-        // threads per worker is enough; fewer threads, less memory held.
-        .worker_max_blocking_threads((settings.pool_size + settings.write_pool_size) as usize)
-        .client_request_timeout(settings.client_request_timeout)
-        .keep_alive(settings.keep_alive)
-        // actix stops accepting on SIGTERM/SIGINT and gives in-flight
-        // requests this long; `run_until_stopped` then flushes the audit.
-        .shutdown_timeout(settings.shutdown_timeout.as_secs())
-        .listen(listener)?
-        .run();
+        };
+        // What `actix_web::HttpServer::listen` assembles, but with each
+        // connection's stream wrapped in `Refusals`, so that the HTTP
+        // parser's own bodiless refusals (400, 408, 431) get an
+        // OperationOutcome too. `HttpServer` has no way to wrap the stream.
+        let mut builder = actix_server::Server::build()
+            .workers(settings.workers)
+            // Every blocking task holds a connection permit, so this many
+            // threads per worker is enough; fewer threads, less memory held.
+            .worker_max_blocking_threads((settings.pool_size + settings.write_pool_size) as usize)
+            // actix stops accepting on SIGTERM/SIGINT and gives in-flight
+            // requests this long; `run_until_stopped` then flushes the audit.
+            .shutdown_timeout(settings.shutdown_timeout.as_secs());
+        let shutdown = builder.graceful_shutdown_signal();
+        builder = builder.listen("pds", listener, move || {
+            let shutdown = shutdown.clone();
+            let http = HttpService::build()
+                // Idle keep-alive connections close at once on shutdown,
+                // as `HttpServer` arranges it.
+                .graceful_shutdown_signal(move || {
+                    let shutdown = shutdown.clone();
+                    async move { shutdown.notified().await }
+                })
+                .keep_alive(keep_alive)
+                .client_request_timeout(client_request_timeout)
+                // How long a closing connection reads on, so the answer is
+                // not lost to a reset (`HttpServer`'s default).
+                .client_disconnect_timeout(Duration::from_secs(1))
+                .local_addr(addr)
+                // Lets the requests tell `Refusals` when their head is in.
+                .on_connect_ext(|io: &Refusals<TcpStream>, data: &mut Extensions| {
+                    data.insert(io.clock());
+                })
+                .finish(map_config(
+                    app()
+                        .into_factory()
+                        .map_err(|error: actix_web::Error| error.error_response()),
+                    // Names the host for requests without a `Host` header.
+                    |_| AppConfig::default(),
+                ));
+            fn_service(move |io: TcpStream| async move {
+                let peer = io.peer_addr().ok();
+                let io = Refusals::new(io, client_request_timeout);
+                Ok::<_, DispatchError>((io, Protocol::Http1, peer))
+            })
+            .and_then(http)
+        })?;
+        let server = builder.run();
         Ok(Self {
             port,
             server,

@@ -126,6 +126,17 @@ pub enum ApiError {
     /// 413: a request body larger than `MAX_BODY_BYTES`.
     #[error("request body over {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// 408: the request body did not arrive in time (`idle`: a pause
+    /// between two parts too long, else the whole body too slow); `ms` is
+    /// the limit that ran out.
+    #[error("request body too slow")]
+    BodyTimeout { idle: bool, ms: u128 },
+    /// The HTTP parser's own refusal, answered at the connection (see
+    /// `limits::Refusals`): 400 a malformed request line or header (a URL
+    /// of 65,534 bytes or more, text that is not UTF-8), 431 a head over
+    /// its limits, 408 a head not received in time.
+    #[error("request refused by the HTTP parser ({status})")]
+    Unparsed { status: u16 },
 }
 
 /// Marks, in the response extensions, an answer the service gave because
@@ -399,6 +410,36 @@ impl ApiError {
                 "REQUEST_TOO_LARGE",
                 "Request is too large",
             ),
+            // PDS's only 408 code; here the service could not be called
+            // because the request never arrived whole.
+            Self::BodyTimeout { .. } => spec(
+                S::REQUEST_TIMEOUT,
+                "error",
+                "timeout",
+                "UNABLE_TO_CALL_SERVICE",
+                "Unable to call service",
+            ),
+            Self::Unparsed { status: 408 } => spec(
+                S::REQUEST_TIMEOUT,
+                "error",
+                "timeout",
+                "UNABLE_TO_CALL_SERVICE",
+                "Unable to call service",
+            ),
+            Self::Unparsed { status: 431 } => spec(
+                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "error",
+                "too-long",
+                "REQUEST_TOO_LARGE",
+                "Request is too large",
+            ),
+            Self::Unparsed { .. } => spec(
+                S::BAD_REQUEST,
+                "error",
+                "value",
+                "INVALID_VALUE",
+                "Provided value is invalid",
+            ),
         }
     }
 
@@ -514,6 +555,29 @@ impl ApiError {
             Self::PayloadTooLarge { limit } => Some(format!(
                 "Invalid request with error - the request body is larger than the limit of {limit} bytes"
             )),
+            Self::BodyTimeout { idle: false, ms } => Some(format!(
+                "Invalid request with error - the request body did not arrive within {ms} ms; \
+                 nothing was done. Send the whole request again, faster."
+            )),
+            Self::BodyTimeout { idle: true, ms } => Some(format!(
+                "Invalid request with error - no part of the request body arrived for {ms} ms; \
+                 nothing was done. Send the whole request again, without pauses."
+            )),
+            Self::Unparsed { status: 408 } => Some(
+                "Invalid request with error - the request line and headers did not arrive in time; \
+                 nothing was done. Send the whole request again, faster."
+                    .into(),
+            ),
+            Self::Unparsed { status: 431 } => Some(
+                "Invalid request with error - the request line and headers are too large \
+                 (over 128 KiB, or more than 96 headers)"
+                    .into(),
+            ),
+            Self::Unparsed { .. } => Some(
+                "Invalid request with error - the request line or a header cannot be read: it is \
+                 malformed or not UTF-8, or the URL is longer than 65,533 bytes"
+                    .into(),
+            ),
             _ => None,
         }
     }

@@ -124,8 +124,8 @@ pub async fn history(
     db: web::Data<Db>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
-    paging: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
+    let paging: Paging = super::query::parse(req.query_string())?;
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
     may_read(&caller, nhs_number)?;
     let count = number("_count", &paging.count, PAGE, MAX_PAGE)?;

@@ -18,9 +18,39 @@ use super::error::ServerFault;
 use crate::store::db::{Db, Pool, Writes};
 use crate::store::lookup::Lookup;
 
-/// Label for requests that matched no route (so unknown paths cannot grow
-/// the label set without bound).
-const UNMATCHED: &str = "unmatched";
+/// The label for anything outside a label's fixed set: a method the
+/// service does not know, a path that matched no route, a status outside
+/// 100-599. Every label value comes from a fixed set, so no request can add
+/// series: a client's method or path is never copied into a label.
+const OTHER: &str = "other";
+
+/// Methods counted under their own name; any other is `other`.
+const METHODS: [&str; 7] = ["GET", "HEAD", "POST", "PATCH", "PUT", "DELETE", "OPTIONS"];
+
+fn method_label(method: &str) -> &'static str {
+    METHODS
+        .into_iter()
+        .find(|known| *known == method)
+        .unwrap_or(OTHER)
+}
+
+/// A route template of `api::ROUTES`, else `other`.
+fn route_label(pattern: Option<&str>) -> &'static str {
+    crate::api::ROUTES
+        .iter()
+        .map(|(path, _)| *path)
+        .find(|path| Some(*path) == pattern)
+        .unwrap_or(OTHER)
+}
+
+/// The status code (the server's own, never the client's), else `other`.
+fn status_label(status: u16) -> std::borrow::Cow<'static, str> {
+    if (100..600).contains(&status) {
+        status.to_string().into()
+    } else {
+        OTHER.into()
+    }
+}
 
 pub struct Metrics {
     registry: Registry,
@@ -102,9 +132,16 @@ impl Metrics {
         }
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64, fault: Option<&str>) {
-        let status = status.to_string();
-        let labels = [method, route, status.as_str()];
+    fn observe(
+        &self,
+        method: &str,
+        route: Option<&str>,
+        status: u16,
+        seconds: f64,
+        fault: Option<&str>,
+    ) {
+        let status = status_label(status);
+        let labels = [method_label(method), route_label(route), &status];
         self.requests.with_label_values(&labels).inc();
         self.latency.with_label_values(&labels).observe(seconds);
         if let Some(kind) = fault {
@@ -141,7 +178,8 @@ impl Default for Metrics {
     }
 }
 
-/// Counts and times every request, labelled with its route template.
+/// Counts and times every request, labelled with its method, route template
+/// and status, each from a fixed set (see `OTHER`).
 pub async fn record(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -159,7 +197,7 @@ pub async fn record(
             .copied();
         metrics.observe(
             method.as_str(),
-            route.as_deref().unwrap_or(UNMATCHED),
+            route.as_deref(),
             response.status().as_u16(),
             started.elapsed().as_secs_f64(),
             fault.map(|f| f.0),
@@ -187,4 +225,23 @@ pub async fn metrics(
     HttpResponse::Ok()
         .content_type(prometheus::TEXT_FORMAT)
         .body(metrics.render(&pools))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn labels_come_from_fixed_sets() {
+        assert_eq!(method_label("PATCH"), "PATCH");
+        assert_eq!(method_label("OPTIONS"), "OPTIONS");
+        for junk in ["patch", "FOO", "TRACE", "CONNECT", "X-\u{1b}[31m", ""] {
+            assert_eq!(method_label(junk), OTHER, "{junk}");
+        }
+        assert_eq!(route_label(Some("/Patient/{id}")), "/Patient/{id}");
+        assert_eq!(route_label(Some("/Patient/9000000009")), OTHER);
+        assert_eq!(route_label(None), OTHER);
+        assert_eq!(status_label(404), "404");
+        assert_eq!(status_label(999), OTHER);
+    }
 }

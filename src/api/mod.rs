@@ -12,6 +12,7 @@ pub mod limits;
 mod metadata;
 pub mod metrics;
 mod patient;
+mod query;
 mod related;
 mod search;
 mod update;

@@ -59,10 +59,7 @@ pub async fn search(
     if caller.mode == Mode::Patient {
         return Err(ApiError::PatientForbidden);
     }
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).map_err(|_| {
-            ApiError::InvalidSearchData("the query string is not valid URL encoding".into())
-        })?;
+    let pairs = super::query::pairs(req.query_string())?;
     let request = params::parse(&pairs)?;
     if caller.grants.search_limit == 0 {
         return Err(ApiError::Forbidden(

@@ -50,9 +50,7 @@ fn request(
             .get(format!("{jane}/RelatedPerson"))
             .bearer_auth(clerk),
         5 => client.get(&jane).bearer_auth("not-a-token"),
-        6 => client
-            .get(&jane)
-            .bearer_auth(&tokens.patient),
+        6 => client.get(&jane).bearer_auth(&tokens.patient),
         // A stale If-Match: 409.
         7 => client
             .patch(&jane)

@@ -199,6 +199,8 @@ pub fn settings() -> Settings {
         rate_limit_burst: 0,
         max_body_bytes: 64 * 1024,
         client_request_timeout: Duration::from_secs(5),
+        client_body_timeout: Duration::from_secs(10),
+        client_body_idle_timeout: Duration::from_secs(5),
         keep_alive: Duration::from_secs(75),
         shutdown_timeout: Duration::from_secs(1),
         auth: AuthSettings {

@@ -98,24 +98,95 @@ async fn a_client_over_its_rate_gets_429_and_others_are_unaffected() {
 }
 
 #[tokio::test]
-async fn oversized_request_heads_get_431() {
+async fn oversized_request_heads_get_431_as_an_operation_outcome() {
     let app = TestApp::spawn().await;
     let ping = |headers: reqwest::header::HeaderMap| {
         app.client.get(app.url("/_ping")).headers(headers).send()
     };
+    let refused = |response: reqwest::Response| async move {
+        assert_eq!(response.status(), 431);
+        assert_eq!(response.headers()["content-type"], "application/fhir+json");
+        assert_eq!(response.headers()["connection"], "close");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["resourceType"], "OperationOutcome");
+        assert_eq!(body["issue"][0]["code"], "too-long");
+        assert_eq!(spine_code(&body), "REQUEST_TOO_LARGE");
+    };
     let mut big = reqwest::header::HeaderMap::new();
     big.insert("x-big", "a".repeat(200_000).parse().unwrap());
-    assert_eq!(ping(big).await.unwrap().status(), 431);
+    refused(ping(big).await.unwrap()).await;
     let mut many = reqwest::header::HeaderMap::new();
     for i in 0..120 {
         let name: reqwest::header::HeaderName = format!("x-h{i}").parse().unwrap();
         many.insert(name, "v".parse().unwrap());
     }
-    assert_eq!(ping(many).await.unwrap().status(), 431);
+    refused(ping(many).await.unwrap()).await;
     // Ordinary heads, even long tokens, are fine.
     let mut normal = reqwest::header::HeaderMap::new();
     normal.insert("x-long", "a".repeat(8_000).parse().unwrap());
     assert_eq!(ping(normal).await.unwrap().status(), 200);
+}
+
+/// Sends a GET for `target` over a raw socket (HTTP clients refuse such
+/// URLs themselves) and reads the answer until the server closes.
+async fn raw_get(app: &TestApp, target: &[u8]) -> (String, Value) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let address = app.address.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(address).await.unwrap();
+    let mut request = b"GET ".to_vec();
+    request.extend_from_slice(target);
+    let head = format!(
+        " HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\n\
+         X-Request-ID: {}\r\nConnection: close\r\n\r\n",
+        token(Persona::Clinician),
+        uuid::Uuid::new_v4()
+    );
+    request.extend_from_slice(head.as_bytes());
+    stream.write_all(&request).await.unwrap();
+    let mut reply = Vec::new();
+    let read = stream.read_to_end(&mut reply);
+    tokio::time::timeout(std::time::Duration::from_secs(10), read)
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let reply = String::from_utf8(reply).unwrap();
+    let (head, body) = reply.split_once("\r\n\r\n").expect("a head");
+    let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    (head.to_owned(), body)
+}
+
+#[tokio::test]
+async fn a_url_over_64_kib_gets_400_as_an_operation_outcome() {
+    let app = TestApp::spawn().await;
+    // The HTTP layer refuses URLs of 65,534 bytes or more itself.
+    let target = format!(
+        "/Patient?family={}&birthdate=eq2010-10-22",
+        "a".repeat(70_000)
+    );
+    let (head, body) = raw_get(&app, target.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    assert!(
+        head.contains("content-type: application/fhir+json"),
+        "{head}"
+    );
+    assert_eq!(body["resourceType"], "OperationOutcome");
+    assert_eq!(spine_code(&body), "INVALID_VALUE");
+    let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(diagnostics.contains("65,533 bytes"), "{diagnostics}");
+    // Just under the limit, the service itself answers: the name is too long.
+    let target = format!(
+        "/Patient?family={}&birthdate=eq2010-10-22",
+        "a".repeat(65_000)
+    );
+    let (head, body) = raw_get(&app, target.as_bytes()).await;
+    assert!(head.starts_with("HTTP/1.1 400 "), "{head}");
+    assert_eq!(spine_code(&body), "INVALID_VALUE");
+    let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        diagnostics.contains("'family'"),
+        "{}",
+        &diagnostics[..200.min(diagnostics.len())]
+    );
 }
 
 #[tokio::test]
