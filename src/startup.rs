@@ -16,8 +16,9 @@ use std::time::Duration;
 
 use crate::api;
 use crate::api::gate::Gate;
-use crate::api::limits::{BodyDeadline, BodyLimit, RateLimit, Refusals};
+use crate::api::limits::{BodyDeadline, BodyLimit, RateLimit};
 use crate::api::metrics::Metrics;
+use crate::api::wire::Refusals;
 use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
@@ -187,7 +188,7 @@ impl Application {
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
                 .wrap(from_fn(api::limits::body_deadline))
-                .wrap(from_fn(api::limits::head_clock))
+                .wrap(from_fn(api::wire::head_clock))
                 .wrap(from_fn(api::echo_ids))
                 .wrap(from_fn(api::metrics::record))
                 .wrap(from_fn(api::log_request))

@@ -132,7 +132,7 @@ pub enum ApiError {
     #[error("request body too slow")]
     BodyTimeout { idle: bool, ms: u128 },
     /// The HTTP parser's own refusal, answered at the connection (see
-    /// `limits::Refusals`): 400 a malformed request line or header (a URL
+    /// `wire::Refusals`): 400 a malformed request line or header (a URL
     /// of 65,534 bytes or more, text that is not UTF-8), 431 a head over
     /// its limits, 408 a head not received in time.
     #[error("request refused by the HTTP parser ({status})")]

@@ -16,6 +16,7 @@ mod query;
 mod related;
 mod search;
 mod update;
+pub mod wire;
 mod writes;
 
 use actix_web::middleware::from_fn;

@@ -178,6 +178,26 @@ async fn a_percent_encoded_byte_that_is_not_utf8_is_refused_not_dropped() {
         body["issue"][0]["diagnostics"],
         "Invalid value - 'Sm%ffith' in field 'family'"
     );
+    // Control and bidirectional-text characters, which the name normaliser
+    // would drop as silently: refused the same way (Smith is not found).
+    for (value, query) in [
+        ("Sm%00ith", "family=Sm%00ith&birthdate=eq2010-10-22"),
+        ("Sm%1Bith", "family=Sm%1Bith&birthdate=eq2010-10-22"),
+        (
+            "%E2%80%AEhtimS",
+            "family=%E2%80%AEhtimS&birthdate=eq2010-10-22",
+        ),
+        (
+            "Ja%0Ane",
+            "family=Smith&given=Ja%0Ane&birthdate=eq2010-10-22",
+        ),
+    ] {
+        let (status, body) = check(query, app.get(&format!("/Patient?{query}")).await).await;
+        assert_eq!(status, 400, "{query}: {body}");
+        assert_eq!(spine_code(&body), "INVALID_VALUE", "{query}");
+        let diagnostics = body["issue"][0]["diagnostics"].as_str().unwrap();
+        assert!(diagnostics.contains(&format!("'{value}'")), "{diagnostics}");
+    }
     // History paging decodes the same way.
     let (status, body) = check(
         "_count",
