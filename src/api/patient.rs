@@ -11,7 +11,7 @@ use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::store::db::DbError;
-use crate::store::lookup::{AuditOf, Lookup};
+use crate::store::lookup::{Lookup, RetrieveAudit};
 use crate::store::patients::Retrieved;
 
 pub async fn retrieve(
@@ -23,9 +23,11 @@ pub async fn retrieve(
     let nhs_number = NhsNumber::parse(&id).map_err(|_| ApiError::InvalidResourceId)?;
     may_read(&caller, nhs_number)?;
     let clearance = caller.grants.clearance;
-    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("retrieve"), 0);
-    // The lookup writes this event with its batch, before answering.
-    let audit_of: AuditOf = Box::new(move |found| {
+    let event = audit::event_for(&req, &caller, AuditNote::recorded("retrieve"), 200);
+    let mut exact = event.clone();
+    // The lookup statement writes the audit row from `event`; `of` makes
+    // the whole row where it cannot (see `store::lookup`).
+    let of = Box::new(move |found: &Result<Retrieved, DbError>| {
         let note = match outcome(found) {
             Ok(patient) => retrieved_note(nhs_number, patient, clearance),
             Err(_) => AuditNote {
@@ -33,16 +35,21 @@ pub async fn retrieve(
                 ..AuditNote::default()
             },
         };
-        event.status = match outcome(found) {
+        exact.status = match outcome(found) {
             Ok(_) => 200,
             Err(e) => e.status_code().as_u16(),
         };
-        event.nhs_numbers = note.nhs_numbers;
-        event.redacted = note.redacted;
-        event.sensitive_override = note.sensitive_override;
-        event
+        exact.nhs_numbers = note.nhs_numbers;
+        exact.redacted = note.redacted;
+        exact.sensitive_override = note.sensitive_override;
+        exact
     });
-    let looked = lookup.retrieve(nhs_number, audit_of).await;
+    let audit = RetrieveAudit {
+        event,
+        clearance,
+        of,
+    };
+    let looked = lookup.retrieve(nhs_number, audit).await;
     if looked.audited {
         req.extensions_mut().insert(AuditNote::recorded("retrieve"));
     }

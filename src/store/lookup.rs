@@ -12,39 +12,61 @@
 //! rather than wait behind thousands, and a waiter gives up after the
 //! database wait like any other query.
 //!
-//! Each job brings the audit event of its answer, made from what the lookup
-//! found (`AuditOf`): the thread writes the whole batch's events with one
-//! COPY on the same connection before it hands any answer back, so no
-//! retrieve is answered without its committed audit row, and the batch
-//! that makes lookups cheap makes their audit cheap too.
+//! **Audit.** The statement that looks the batch up also writes the batch's
+//! audit rows (a writable CTE, [`Audited`]), so no retrieve is answered
+//! without its committed row, at no extra round trip or thread switch. Each
+//! job brings its row's fixed part (who asked, the request ids) and the
+//! caller's clearance, and the statement fills in what the lookup found:
+//! the status, the number a superseded record was merged into, and whether
+//! the record was redacted or a restricted one shown in full. The rare jobs
+//! the statement cannot judge (a record merged into one merged again, a
+//! stored record that does not decode) get their row from
+//! [`RetrieveAudit::of`] with one more INSERT before anything is answered.
+//! Writing every row with a COPY after the lookup, or through the audit
+//! writer, cost a quarter to a third of the retrieve throughput (see
+//! bench/results/2026-12-01-10000000.md).
 
 use crossbeam_channel::{Receiver, Sender, TrySendError};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use std::collections::HashMap;
 use std::time::Duration;
 use tokio::sync::oneshot;
 
-use super::audit::{self, AuditEvent};
+use super::audit::{self, AuditEvent, Columns};
 use super::db::{self, DbError, Pool};
 use super::patients::{self, PatientRow, Retrieved};
 use crate::domain::NhsNumber;
+use crate::domain::patient::Clearance;
 
-/// Largest batch: bounds the statement's array and one batch's latency.
+/// Largest batch: bounds the statement's arrays and one batch's latency.
 const MAX_BATCH: usize = 64;
 
-/// Makes the audit event of a retrieve from what its lookup found.
+/// Makes a retrieve's whole audit row from what its lookup found.
 pub type AuditOf = Box<dyn FnOnce(&Result<Retrieved, DbError>) -> AuditEvent + Send>;
+
+/// The audit row of one retrieve: its fixed part (`event`: who asked, the
+/// request ids, action and level), the caller's clearance, and the whole
+/// row made from what the lookup found, for the answers the lookup
+/// statement cannot judge itself.
+pub struct RetrieveAudit {
+    pub event: AuditEvent,
+    pub clearance: Clearance,
+    pub of: AuditOf,
+}
 
 /// What a retrieve got back.
 pub struct Looked {
     pub found: Result<Retrieved, DbError>,
-    /// Its audit event is committed (false only when the lookup or the
-    /// audit write failed, and then `found` is an error).
+    /// Its audit row is committed (false only when the lookup failed, and
+    /// then `found` is an error).
     pub audited: bool,
 }
 
 struct Job {
     key: i64,
-    audit: AuditOf,
+    audit: RetrieveAudit,
     reply: oneshot::Sender<Looked>,
 }
 
@@ -78,13 +100,8 @@ impl Lookup {
         &self.pool
     }
 
-    /// The record for `nhs_number`, with the audit event `audit` makes of
-    /// it committed first.
-    pub async fn retrieve(&self, nhs_number: NhsNumber, audit: AuditOf) -> Looked {
-        let unaudited = |e: DbError| Looked {
-            found: Err(e),
-            audited: false,
-        };
+    /// The record for `nhs_number`, its audit row committed first.
+    pub async fn retrieve(&self, nhs_number: NhsNumber, audit: RetrieveAudit) -> Looked {
         let (reply, answer) = oneshot::channel();
         let job = Job {
             key: nhs_number.as_i64(),
@@ -107,44 +124,40 @@ impl Lookup {
     }
 }
 
+fn unaudited(e: DbError) -> Looked {
+    Looked {
+        found: Err(e),
+        audited: false,
+    }
+}
+
 /// A lookup thread: until the service is dropped, take what is queued and
-/// answer it with one query.
+/// answer it with one statement.
 fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
     while let Ok(first) = receiver.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
         batch.extend(receiver.try_iter().take(MAX_BATCH - 1));
-        // A waiter that timed out has gone; do not query for it.
+        // A waiter that timed out has gone; do not query (or audit) for it.
         batch.retain(|job| !job.reply.is_closed());
         if batch.is_empty() {
             continue;
         }
         let keys: Vec<i64> = batch.iter().map(|job| job.key).collect();
-        let (audits, replies): (Vec<AuditOf>, Vec<_>) =
-            batch.into_iter().map(|job| (job.audit, job.reply)).unzip();
+        let mut columns = Columns::default();
+        let mut clearances = Vec::with_capacity(batch.len());
+        let mut audits = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for job in batch {
+            let mut event = job.audit.event;
+            event.nhs_numbers = vec![job.key];
+            columns.push(audit::Row::from_event(event));
+            clearances.push(clearance_code(job.audit.clearance));
+            audits.push(job.audit.of);
+            replies.push(job.reply);
+        }
         let answers = db::with_conn(pool, wait, |conn| {
-            let rows: HashMap<i64, PatientRow> = patients::find_many(conn, &keys)?
-                .into_iter()
-                .map(|row| (row.nhs_number, row))
-                .collect();
-            let mut answers = Vec::with_capacity(keys.len());
-            for key in &keys {
-                // Cloned: the same number may be asked twice in a batch.
-                let row = rows.get(key).cloned();
-                // One failure (a corrupt row, say) answers only its own request.
-                answers.push(match patients::follow(conn, row) {
-                    Err(DbError::Unavailable(e)) => return Err(DbError::Unavailable(e)),
-                    other => other,
-                });
-            }
-            // Before any answer leaves: the batch's audit rows, committed.
-            let events = audits
-                .into_iter()
-                .zip(&answers)
-                .map(|(of, a)| of(a))
-                .collect();
-            audit::insert_many(conn, events)?;
-            Ok(answers)
+            answer(conn, &keys, &columns, &clearances, audits)
         });
         match answers {
             Ok(answers) => {
@@ -158,15 +171,301 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
             }
             Err(e) => {
                 for reply in replies {
-                    let _ = reply.send(Looked {
-                        found: Err(match &e {
-                            DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
-                            other => DbError::Shared(other.to_string()),
-                        }),
-                        audited: false,
-                    });
+                    let _ = reply.send(unaudited(match &e {
+                        DbError::Unavailable(m) => DbError::Unavailable(m.clone()),
+                        other => DbError::Shared(other.to_string()),
+                    }));
                 }
             }
         }
+    }
+}
+
+/// Looks the batch up and writes its audit rows (see [`Audited`]); the
+/// answers, one per key. Only a transport failure fails the whole batch.
+fn answer(
+    conn: &mut PgConnection,
+    keys: &[i64],
+    columns: &Columns,
+    clearances: &[i16],
+    audits: Vec<AuditOf>,
+) -> Result<Vec<Result<Retrieved, DbError>>, DbError> {
+    let statement = Audited {
+        keys,
+        columns,
+        clearances,
+    };
+    let rows: HashMap<i64, PatientRow> = statement
+        .load::<PatientRow>(conn)?
+        .into_iter()
+        .map(|row| (row.nhs_number, row))
+        .collect();
+    let mut answers = Vec::with_capacity(keys.len());
+    for key in keys {
+        // Cloned: the same number may be asked twice in a batch.
+        let row = rows.get(key).cloned();
+        // One failure (a corrupt row, say) answers only its own request.
+        answers.push(match patients::follow_known(conn, row, &rows) {
+            Err(DbError::Unavailable(e)) => return Err(DbError::Unavailable(e)),
+            other => other,
+        });
+    }
+    // The rows the statement could not write, or wrote without knowing the
+    // record would not decode: before any answer.
+    let extra: Vec<AuditEvent> = audits
+        .into_iter()
+        .zip(keys.iter().zip(&answers))
+        .filter(|(_, (key, answer))| !judged(**key, &rows) || answer.is_err())
+        .map(|(of, (_, answer))| of(answer))
+        .collect();
+    audit::insert_many(conn, extra)?;
+    Ok(answers)
+}
+
+/// `patients.security` of an invalidated record.
+const INVALIDATED: i16 = 3;
+
+/// Whether the lookup statement wrote the audit row of a retrieve of `key`:
+/// always, unless the record was merged into one that was merged again
+/// (the statement follows one merge).
+fn judged(key: i64, rows: &HashMap<i64, PatientRow>) -> bool {
+    let merged_into = rows
+        .get(&key)
+        .filter(|row| row.security < INVALIDATED)
+        .and_then(|row| row.superseded_by)
+        .and_then(|n| rows.get(&n));
+    merged_into.is_none_or(|merged| merged.superseded_by.is_none())
+}
+
+/// The clearance as the statement compares it with `patients.security`
+/// (0 `U`, 1 `R`, 2 `V`): a record is shown in full when its code is at
+/// most this, as `Patient::visible_in_full_to` decides.
+fn clearance_code(clearance: Clearance) -> i16 {
+    match clearance {
+        Clearance::None => 0,
+        Clearance::Restricted => 1,
+        Clearance::All => 2,
+    }
+}
+
+/// The columns of a stored patient, in `PatientRow` order.
+const STORED: &str = "nhs_number, superseded_by, deceased_at, version, birth_date, security, \
+    gender, details, family_key";
+
+/// The batch's lookup and its audit rows, in one statement: a writable CTE,
+/// written as a query fragment so that it is prepared once per connection.
+///
+/// * `job`: one row per retrieve, the audit row's fixed part and the
+///   caller's clearance;
+/// * `found`: the records asked for (`= ANY`, the primary key, as before);
+/// * `merged`: the records those were merged into (one hop);
+/// * `shown`: per job, the label of the record the answer shows, NULL when
+///   there is none (missing or invalidated: 404);
+/// * `audited`: the rows: status 200 or 404, the number merged into, and
+///   whether the record is redacted (`label > clearance`) or a restricted
+///   one shown in full. Jobs whose record was merged twice are left to the
+///   caller ([`judged`]).
+///
+/// It returns `found` and `merged`, which the caller follows as before.
+struct Audited<'a> {
+    keys: &'a [i64],
+    columns: &'a Columns,
+    clearances: &'a [i16],
+}
+
+impl QueryFragment<Pg> for Audited<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        use diesel::sql_types::{Array, Int2, Int8};
+        out.push_sql("WITH job AS (SELECT * FROM ");
+        self.columns.push_unnest(&mut out, |out| {
+            out.push_sql(", ");
+            out.push_bind_param::<Array<Int2>, _>(self.clearances)
+        })?;
+        out.push_sql(" AS j(");
+        out.push_sql(Columns::NAMES);
+        out.push_sql(", clearance)), found AS (SELECT ");
+        out.push_sql(STORED);
+        out.push_sql(" FROM patients WHERE nhs_number = ANY(");
+        out.push_bind_param::<Array<Int8>, _>(self.keys)?;
+        out.push_sql(")), merged AS (SELECT ");
+        out.push_sql(STORED);
+        out.push_sql(
+            " FROM patients WHERE nhs_number IN (SELECT superseded_by FROM found \
+             WHERE security < 3 AND superseded_by IS NOT NULL)), \
+             shown AS (SELECT j.*, \
+               CASE WHEN f.security = 3 THEN NULL \
+                    WHEN f.superseded_by IS NULL THEN f.security \
+                    WHEN m.security < 3 THEN m.security END AS label, \
+               f.superseded_by AS merged_into, m.superseded_by AS merged_again \
+             FROM job j LEFT JOIN found f ON f.nhs_number = j.nhs_number \
+             LEFT JOIN merged m ON m.nhs_number = f.superseded_by AND f.security < 3), \
+             audited AS (INSERT INTO audit_events (",
+        );
+        out.push_sql(audit::Row::COLUMNS);
+        out.push_sql(
+            ") SELECT at, nhs_number, request_id, correlation_id, \
+               CASE WHEN label IS NULL THEN 404 ELSE 200 END, access_mode, action, level, \
+               coalesce(label > 0 AND label > clearance, false), \
+               coalesce(label > 0 AND label <= clearance, false), \
+               user_id, role_id, role_code, org_code, client_id, request_id_text, \
+               correlation_id_text, access_mode_name, action_name, level_name, \
+               CASE WHEN label IS NOT NULL AND merged_into IS NOT NULL \
+                    THEN ARRAY[merged_into] END \
+             FROM shown WHERE merged_again IS NULL) \
+             SELECT ",
+        );
+        out.push_sql(STORED);
+        out.push_sql(" FROM found UNION ALL SELECT ");
+        out.push_sql(STORED);
+        out.push_sql(" FROM merged");
+        Ok(())
+    }
+}
+
+impl QueryId for Audited<'_> {
+    type QueryId = Audited<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Audited<'_> {
+    type SqlType = patients::StoredRow;
+}
+
+impl RunQueryDsl<PgConnection> for Audited<'_> {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Patient;
+    use crate::domain::codes::Security;
+    use crate::store::seed;
+    use crate::store::testing::ScratchDb;
+
+    /// (requested, clearance) → what the trail must say: status, numbers,
+    /// redacted, sensitive_override.
+    type Case = (i64, Clearance, (u16, Vec<i64>, bool, bool));
+
+    fn batch(conn: &mut PgConnection, cases: &[Case]) -> Vec<AuditEvent> {
+        let mut columns = Columns::default();
+        let mut clearances = Vec::new();
+        let mut audits: Vec<AuditOf> = Vec::new();
+        let keys: Vec<i64> = cases.iter().map(|(k, _, _)| *k).collect();
+        for (i, (key, clearance, _)) in cases.iter().enumerate() {
+            let event = AuditEvent {
+                at: chrono::Utc::now(),
+                request_id: Some(format!("job-{i}")),
+                access_mode: "healthcare-worker".into(),
+                action: "retrieve".into(),
+                nhs_numbers: vec![*key],
+                ..AuditEvent::default()
+            };
+            columns.push(audit::Row::from_event(event.clone()));
+            clearances.push(clearance_code(*clearance));
+            // What the caller would write where the statement cannot judge.
+            audits.push(Box::new(move |found| AuditEvent {
+                status: match found {
+                    Ok(Retrieved::Current(_)) => 200,
+                    Ok(_) => 404,
+                    Err(_) => 500,
+                },
+                action: "retrieve-by-caller".into(),
+                ..event
+            }));
+        }
+        answer(conn, &keys, &columns, &clearances, audits).unwrap();
+        let since = chrono::Utc::now() - chrono::Duration::hours(1);
+        let until = chrono::Utc::now() + chrono::Duration::hours(1);
+        let mut all = Vec::new();
+        for key in keys.iter().collect::<std::collections::BTreeSet<_>>() {
+            all.extend(audit::accesses(conn, *key, since, until).unwrap());
+        }
+        all.sort_by_key(|e| e.request_id.clone());
+        all.dedup_by_key(|e| e.request_id.clone());
+        all
+    }
+
+    fn store(conn: &mut PgConnection, number: i64, security: Security, merged_into: Option<i64>) {
+        let n = NhsNumber::from_u64(number as u64).unwrap();
+        let mut p = Patient::minimal(n, 1);
+        p.security = security;
+        let into = merged_into.map(|m| NhsNumber::from_u64(m as u64).unwrap());
+        patients::insert(conn, &[PatientRow::from_patient(&p, into)], &[]).unwrap();
+    }
+
+    #[test]
+    fn the_lookup_statement_writes_each_retrieves_audit_row_as_its_answer_shows_it() {
+        let (_db, mut conn) = ScratchDb::new("lookup_test");
+        seed::ensure_seeded(&mut conn, 0, 1).unwrap();
+        // A chain of two merges, which the statement leaves to the caller.
+        let numbers: Vec<i64> = (999_000_300u64..)
+            .filter_map(NhsNumber::from_stem)
+            .take(3)
+            .map(|n| n.as_i64())
+            .collect();
+        store(&mut conn, numbers[2], Security::Restricted, None);
+        store(
+            &mut conn,
+            numbers[1],
+            Security::Unrestricted,
+            Some(numbers[2]),
+        );
+        store(
+            &mut conn,
+            numbers[0],
+            Security::Unrestricted,
+            Some(numbers[1]),
+        );
+        let jane = 9000000009;
+        let (janet, vera, merged, invalidated, missing) =
+            (9000000025, 9000000076, 9000000041, 9000000068, 9111231130);
+        let cases: Vec<Case> = vec![
+            (jane, Clearance::None, (200, vec![jane], false, false)),
+            (janet, Clearance::None, (200, vec![janet], true, false)),
+            (
+                janet,
+                Clearance::Restricted,
+                (200, vec![janet], false, true),
+            ),
+            (vera, Clearance::Restricted, (200, vec![vera], true, false)),
+            (vera, Clearance::All, (200, vec![vera], false, true)),
+            (
+                merged,
+                Clearance::None,
+                (200, vec![merged, jane], false, false),
+            ),
+            (
+                invalidated,
+                Clearance::All,
+                (404, vec![invalidated], false, false),
+            ),
+            (missing, Clearance::All, (404, vec![missing], false, false)),
+            // The same number twice in one batch: two rows.
+            (jane, Clearance::All, (200, vec![jane], false, false)),
+        ];
+        let written = batch(&mut conn, &cases);
+        assert_eq!(written.len(), cases.len(), "{written:#?}");
+        for (i, (_, _, (status, numbers, redacted, sensitive))) in cases.iter().enumerate() {
+            let row = &written[i];
+            assert_eq!(row.request_id.as_deref(), Some(format!("job-{i}").as_str()));
+            assert_eq!(row.action, "retrieve", "job {i}");
+            assert_eq!(
+                (
+                    row.status,
+                    &row.nhs_numbers,
+                    row.redacted,
+                    row.sensitive_override
+                ),
+                (*status, numbers, *redacted, *sensitive),
+                "job {i}"
+            );
+        }
+        // Merged twice: written by the caller, once, with the right status.
+        let written = batch(
+            &mut conn,
+            &[(numbers[0], Clearance::None, (0, vec![], false, false))],
+        );
+        assert_eq!(written.len(), 1, "{written:#?}");
+        assert_eq!(written[0].action, "retrieve-by-caller");
+        assert_eq!(written[0].status, 200);
     }
 }

@@ -33,6 +33,20 @@ pub struct PatientRow {
     pub family_key: Option<String>,
 }
 
+/// The SQL types of a `PatientRow`, in its field order, for statements
+/// written by hand that return stored patients (`lookup::Audited`).
+pub type StoredRow = (
+    diesel::sql_types::Int8,
+    diesel::sql_types::Nullable<diesel::sql_types::Int8>,
+    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
+    diesel::sql_types::Int4,
+    diesel::sql_types::Nullable<diesel::sql_types::Date>,
+    diesel::sql_types::Int2,
+    diesel::sql_types::Nullable<diesel::sql_types::Int2>,
+    diesel::sql_types::Bytea,
+    diesel::sql_types::Nullable<diesel::sql_types::Text>,
+);
+
 /// A family name the patient no longer uses, for history searches.
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
 #[diesel(table_name = patient_former_names, check_for_backend(diesel::pg::Pg))]
@@ -172,6 +186,16 @@ pub fn find_many(conn: &mut PgConnection, keys: &[i64]) -> Result<Vec<PatientRow
 /// invalidated, current, or merged into another record (followed, one
 /// lookup per hop).
 pub fn follow(conn: &mut PgConnection, row: Option<PatientRow>) -> Result<Retrieved, DbError> {
+    follow_known(conn, row, &std::collections::HashMap::new())
+}
+
+/// As [`follow`], looking in `known` (rows already fetched) before asking
+/// the database.
+pub fn follow_known(
+    conn: &mut PgConnection,
+    row: Option<PatientRow>,
+    known: &std::collections::HashMap<i64, PatientRow>,
+) -> Result<Retrieved, DbError> {
     let mut row = row;
     for hop in 0..=MAX_SUPERSEDED_HOPS {
         let Some(found) = row else {
@@ -181,7 +205,12 @@ pub fn follow(conn: &mut PgConnection, row: Option<PatientRow>) -> Result<Retrie
             return Ok(Retrieved::Invalidated);
         }
         match found.superseded_by {
-            Some(next) if hop < MAX_SUPERSEDED_HOPS => row = find(conn, next)?,
+            Some(next) if hop < MAX_SUPERSEDED_HOPS => {
+                row = match known.get(&next) {
+                    Some(merged) => Some(merged.clone()),
+                    None => find(conn, next)?,
+                }
+            }
             Some(_) => break,
             None => return Ok(Retrieved::Current(Box::new(found.into_patient()?))),
         }

@@ -9,19 +9,21 @@
 //! * Answers that carry patient data write their row on the request's own
 //!   path, in the statement that reads or writes the data or right after
 //!   it, before the answer is sent: the batched retrieve lookup writes the
-//!   batch's rows with one COPY ([`insert_many`], `store::lookup`); an update
-//!   writes its row inside its one write statement ([`Row::push_values`],
-//!   used by `updates::write`); searches, histories, related people and
-//!   creates use [`insert_now`] on their connection.
+//!   batch's rows in the lookup statement itself (a writable CTE fed by
+//!   [`Columns`], `store::lookup`); an update writes its row inside its one
+//!   write statement ([`Row::push_values`], used by `updates::write`);
+//!   searches, histories, related people and creates use [`insert_now`] on
+//!   their connection.
 //! * Every other answer (denials, validation errors, 404s) goes through
-//!   [`Auditor::record_durably`]: the event joins the background writer's
-//!   queue and the request waits until the batch holding it is committed. A
-//!   batch is one `COPY audit_events FROM STDIN (FORMAT binary)` of
-//!   everything queued, so under load many requests share one commit (a
-//!   group commit); the writer has its own connection, never one from the
-//!   request pool. COPY rather than a multi-row INSERT: no bind-parameter
-//!   limit (21 columns x 1,000 rows would be 21,000 parameters) and the
-//!   cheapest path into PostgreSQL.
+//!   [`Auditor::record_durably`]: the event goes straight into the
+//!   background writer's buffer ([`Auditor::commit_then`]) and the request
+//!   waits until the batch holding it is committed. A batch is one
+//!   `COPY audit_events FROM STDIN (FORMAT binary)` of everything queued,
+//!   so under load many requests share one commit (a group commit); the
+//!   writer has its own connection, never one from the request pool. COPY
+//!   rather than a multi-row INSERT: no bind-parameter limit (21 columns x
+//!   1,000 rows would be 21,000 parameters) and the cheapest path into
+//!   PostgreSQL.
 //! * [`Auditor::record`] queues without waiting: for answers given while
 //!   the writer cannot reach the database (see `api::audit`), where waiting
 //!   would only add a second outage to the first.
@@ -69,6 +71,9 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use super::schema::audit_events;
+
+mod columns;
+pub use columns::Columns;
 
 /// One audited request. Holds identifiers only: never a token, never patient
 /// data beyond the NHS numbers.
@@ -132,6 +137,10 @@ pub const LEVELS: &[(i16, &str)] = &[
     (6, "demographics_update"),
     (7, "demographics_admin"),
 ];
+
+/// Most answers that may wait for the writer at once (each is a request
+/// in flight, or a batch of them); beyond that they are refused, not queued.
+const MAX_WAITERS: usize = 65_536;
 
 /// Longest text kept in any field, in bytes (identifiers are far shorter;
 /// this only stops a hostile header from bloating the table).
@@ -205,11 +214,17 @@ enum Msg {
     Close(mpsc::SyncSender<bool>),
 }
 
-/// Where the answer to a flush goes: a blocked thread or an async task.
+/// What to do once the events before a marker are committed (true) or
+/// lost (false): wake a blocked thread, or run a callback (on the writer
+/// thread, under the buffer's lock, so it must be quick and must not call
+/// the auditor: send answers on, nothing more).
 enum Ack {
     Sync(mpsc::SyncSender<bool>),
-    Async(tokio::sync::oneshot::Sender<bool>),
+    Then(Committed),
 }
+
+/// A callback for [`Auditor::commit_then`].
+pub type Committed = Box<dyn FnOnce(bool) + Send>;
 
 impl Ack {
     fn send(self, intact: bool) {
@@ -218,9 +233,7 @@ impl Ack {
             Ack::Sync(tx) => {
                 let _ = tx.try_send(intact);
             }
-            Ack::Async(tx) => {
-                let _ = tx.send(intact);
-            }
+            Ack::Then(then) => then(intact),
         }
     }
 }
@@ -235,6 +248,8 @@ struct Shared {
     dropped: AtomicU64,
     /// The last write succeeded (or none was tried yet).
     writing: AtomicBool,
+    /// `AuditConfig::max_buffered`.
+    max_buffered: usize,
 }
 
 /// Events get consecutive positions as the drain thread queues them:
@@ -282,6 +297,20 @@ impl State {
         }
     }
 
+    /// Drops the oldest queued events beyond `max` held; how many.
+    fn trim(&mut self, max: usize) -> u64 {
+        let held = self.held();
+        if held <= max {
+            return 0;
+        }
+        let excess = (held - max).min(self.queue.len());
+        self.queue.drain(..excess);
+        let from = self.head;
+        self.lose_from(from);
+        self.head += excess as u64;
+        excess as u64
+    }
+
     fn settle_waiters(&mut self) {
         if self.waiters.is_empty() {
             return;
@@ -323,6 +352,7 @@ impl Auditor {
             batches: AtomicU64::new(0),
             dropped: AtomicU64::new(0),
             writing: AtomicBool::new(true),
+            max_buffered: config.max_buffered,
         });
         let (tx, rx) = mpsc::channel();
         let drain = {
@@ -371,20 +401,59 @@ impl Auditor {
         done.recv_timeout(deadline).unwrap_or(false)
     }
 
+    /// Queues `events` and calls `then(true)` once the batch holding them is
+    /// committed, or `then(false)` if one of them (or an event queued before
+    /// them) was lost. They go straight into the writer's buffer, not
+    /// through the drain thread (which pauses between rounds), and wake the
+    /// writer: it takes everything queued in one statement, so under load
+    /// many requests share one commit. `then` runs on the writer thread.
+    pub fn commit_then(&self, events: Vec<AuditEvent>, then: Committed) {
+        let rows: Vec<Row> = events.into_iter().map(Row::from_event).collect();
+        let shared = &self.inner.shared;
+        let n = rows.len() as u64;
+        let dropped = {
+            let mut state = shared.lock();
+            if state.closing || state.stop || state.waiters.len() >= MAX_WAITERS {
+                drop(state);
+                shared.dropped.fetch_add(n, Ordering::Relaxed);
+                tracing::error!("audit events not accepted (shut down, or too many waiting)");
+                then(false);
+                return;
+            }
+            state.queue.extend(rows);
+            let upto = state.head + state.queue.len() as u64;
+            state.waiters.push(Waiter {
+                upto,
+                intact: true,
+                ack: Ack::Then(then),
+            });
+            let dropped = state.trim(shared.max_buffered);
+            state.settle_waiters();
+            dropped
+        };
+        shared.recorded.fetch_add(n, Ordering::Relaxed);
+        if dropped > 0 {
+            shared.dropped.fetch_add(dropped, Ordering::Relaxed);
+            tracing::error!(
+                dropped,
+                "audit buffer full: dropped the oldest unwritten audit events"
+            );
+        }
+        shared.wake.notify_all();
+    }
+
     /// Queues `event` and resolves once it is committed: true, or false if
     /// it (or an event queued before it) was lost, the writer has shut down,
-    /// or `deadline` passed first (the event then stays queued). The writer
-    /// takes everything queued in one statement, so under load many requests
-    /// share one commit.
+    /// or `deadline` passed first (the event then stays queued). See
+    /// [`Auditor::commit_then`].
     pub async fn record_durably(&self, event: AuditEvent, deadline: Duration) -> bool {
         let (ack, done) = tokio::sync::oneshot::channel();
-        if self.inner.tx.send(Msg::Event(event)).is_err()
-            || self.inner.tx.send(Msg::Flush(Ack::Async(ack))).is_err()
-        {
-            self.inner.shared.dropped.fetch_add(1, Ordering::Relaxed);
-            tracing::error!("audit event recorded after shutdown: not written");
-            return false;
-        }
+        self.commit_then(
+            vec![event],
+            Box::new(move |intact| {
+                let _ = ack.send(intact);
+            }),
+        );
         matches!(tokio::time::timeout(deadline, done).await, Ok(Ok(true)))
     }
 
@@ -450,8 +519,8 @@ pub fn insert_now(conn: &mut PgConnection, event: &AuditEvent) -> QueryResult<()
     insert_row(conn, &Row::from_event(event.clone()))
 }
 
-/// Several events in one statement (a batch of retrieves): one COPY on the
-/// caller's connection.
+/// Several events in one statement (the retrieves the lookup statement
+/// cannot judge): one COPY on the caller's connection.
 pub fn insert_many(conn: &mut PgConnection, events: Vec<AuditEvent>) -> QueryResult<()> {
     if events.is_empty() {
         return Ok(());
@@ -740,7 +809,7 @@ fn drain_loop(rx: mpsc::Receiver<Msg>, shared: &Shared, config: &AuditConfig) {
             .collect();
         let mut closing = disconnected;
         let mut wake = disconnected;
-        let mut dropped = 0u64;
+        let dropped;
         let mut recorded = 0u64;
         {
             let mut state = shared.lock();
@@ -762,15 +831,7 @@ fn drain_loop(rx: mpsc::Receiver<Msg>, shared: &Shared, config: &AuditConfig) {
                     }
                 }
             }
-            let held = state.held();
-            if held > config.max_buffered {
-                let excess = (held - config.max_buffered).min(state.queue.len());
-                state.queue.drain(..excess);
-                let from = state.head;
-                state.lose_from(from);
-                state.head += excess as u64;
-                dropped = excess as u64;
-            }
+            dropped = state.trim(config.max_buffered);
             if closing {
                 state.closing = true;
             }
