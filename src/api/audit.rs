@@ -1,11 +1,11 @@
 //! One audit event per `/Patient` request, allowed or denied, committed
 //! before the answer leaves (see `store::audit`).
 //!
-//! Handlers whose answer carries patient data write their own event on
-//! their database path ([`event_for`], then `store::audit::insert_now` or
-//! the lookup batch) and say so with [`AuditNote::recorded`]; this
-//! middleware writes the event of every other answer and holds the answer
-//! until it is committed.
+//! Handlers whose answer carries patient data write their own event before
+//! answering ([`event_for`], then [`commit`], or in their own statement or
+//! transaction) and say so with [`AuditNote::recorded`]; this middleware
+//! writes the event of every other answer and holds the answer until it is
+//! committed.
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +15,7 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, web};
 use std::time::Duration;
 
+use super::ApiError;
 use super::headers::{X_CORRELATION_ID, X_REQUEST_ID};
 use crate::auth::caller::{Caller, Identity};
 use crate::domain::NhsNumber;
@@ -108,6 +109,35 @@ fn event(headers: &HeaderMap, who: Who<'_>, note: AuditNote, status: u16) -> Aud
 /// The event of an answer a handler writes itself, before answering.
 pub fn event_for(req: &HttpRequest, caller: &Caller, note: AuditNote, status: u16) -> AuditEvent {
     event(req.headers(), Who::Caller(caller), note, status)
+}
+
+/// Commits a data answer's event through the audit writer, which shares
+/// one commit among the requests waiting (after the handler has given its
+/// database connection back). The answer may only be sent on `Ok`: if the
+/// trail cannot be written it is 503, whatever the data.
+pub async fn commit(
+    req: &HttpRequest,
+    auditor: &Auditor,
+    event: AuditEvent,
+) -> Result<(), ApiError> {
+    if !auditor.is_writing() {
+        return Err(ApiError::Unavailable(
+            "the audit trail cannot be written".into(),
+        ));
+    }
+    let action = match event.action.as_str() {
+        "search" => "search",
+        "history" => "history",
+        "related" => "related",
+        _ => "other",
+    };
+    if !auditor.record_durably(event, DURABLE_WAIT).await {
+        return Err(ApiError::Unavailable(
+            "the audit trail could not be written in time".into(),
+        ));
+    }
+    req.extensions_mut().insert(AuditNote::recorded(action));
+    Ok(())
 }
 
 /// What was attempted, for a request refused before a handler said more.

@@ -1,6 +1,6 @@
 //! `GET /Patient/{id}/_history/{vid}` (vread) and `GET /Patient/{id}/_history`.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -12,6 +12,7 @@ use crate::auth::caller::Caller;
 use crate::domain::codes::Security;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
+use crate::store::audit::Auditor;
 use crate::store::db::{Db, DbError};
 use crate::store::patients::{self, Retrieved};
 use crate::store::updates;
@@ -53,6 +54,7 @@ fn record(
 pub async fn vread(
     req: HttpRequest,
     db: web::Data<Db>,
+    auditor: web::Data<Auditor>,
     caller: web::ReqData<Caller>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
@@ -88,12 +90,12 @@ pub async fn vread(
             event.nhs_numbers = vec![nhs_number.as_i64()];
             event.redacted = redacted;
             event.sensitive_override = sensitive_override;
-            crate::store::audit::insert_now(conn, &event)?;
-            Ok(Ok(shown))
+            Ok(Ok((shown, event)))
         })
         .await??;
-    req.extensions_mut().insert(AuditNote::recorded("history"));
-    Ok(respond(found))
+    let (shown, event) = found;
+    audit::commit(&req, &auditor, event).await?;
+    Ok(respond(shown))
 }
 
 #[derive(Deserialize)]
@@ -122,6 +124,7 @@ fn number(field: &str, value: &Option<String>, default: i64, max: i64) -> Result
 pub async fn history(
     req: HttpRequest,
     db: web::Data<Db>,
+    auditor: web::Data<Auditor>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -169,15 +172,14 @@ pub async fn history(
             event.nhs_numbers = vec![nhs_number.as_i64()];
             event.redacted = listed.iter().any(|(_, redacted, _)| *redacted);
             event.sensitive_override = listed.iter().any(|(_, _, full)| *full);
-            crate::store::audit::insert_now(conn, &event)?;
             // Every entry that can be listed: the current version and the
             // stored earlier ones (not the version number, which counts
             // versions whose copies a seeded record never had).
-            Ok(Ok((out, 1 + record.stored)))
+            Ok(Ok((out, 1 + record.stored, event)))
         })
         .await??;
-    req.extensions_mut().insert(AuditNote::recorded("history"));
-    let (versions, total) = found;
+    let (versions, total, event) = found;
+    audit::commit(&req, &auditor, event).await?;
     let more = versions.len() as i64 > count;
     let base = base_url(&req);
     let entries: Vec<serde_json::Value> = versions

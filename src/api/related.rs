@@ -10,6 +10,7 @@ use crate::domain::NhsNumber;
 use crate::domain::patient::Clearance;
 use crate::domain::related::RelatedPerson;
 use crate::fhir;
+use crate::store::audit::Auditor;
 use crate::store::db::Db;
 use crate::store::patients::{self, Retrieved};
 use crate::store::related;
@@ -40,6 +41,7 @@ fn may_read_related(caller: &Caller, nhs_number: NhsNumber) -> Result<(), ApiErr
 pub async fn related(
     req: HttpRequest,
     db: web::Data<Db>,
+    auditor: web::Data<Auditor>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -73,8 +75,7 @@ pub async fn related(
             if hidden {
                 event.nhs_numbers = vec![found.nhs_number.as_i64()];
                 event.redacted = true;
-                crate::store::audit::insert_now(conn, &event)?;
-                return Ok(Ok(found));
+                return Ok(Ok((found, event)));
             }
             let people = related::of_patient(conn, patient.nhs_number)?;
             let references: Vec<NhsNumber> =
@@ -94,11 +95,11 @@ pub async fn related(
             event.nhs_numbers = vec![found.nhs_number.as_i64()];
             event.redacted = found.people.iter().any(|(_, shielded)| *shielded);
             event.sensitive_override = found.restricted;
-            crate::store::audit::insert_now(conn, &event)?;
-            Ok(Ok(found))
+            Ok(Ok((found, event)))
         })
         .await??;
-    req.extensions_mut().insert(AuditNote::recorded("related"));
+    let (found, event) = found;
+    audit::commit(&req, &auditor, event).await?;
 
     let base = base_url(&req);
     let patient = found.nhs_number;

@@ -1,6 +1,6 @@
 //! `GET /Patient`: search.
 
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::audit::{self, AuditNote};
 use super::base_url;
@@ -10,6 +10,7 @@ use crate::domain::patient::Clearance;
 use crate::domain::search::params::{self, SearchError, SearchRequest};
 use crate::domain::search::score::Matcher;
 use crate::fhir;
+use crate::store::audit::Auditor;
 use crate::store::db::Db;
 use crate::store::search::{self, CandidateQuery};
 
@@ -54,6 +55,7 @@ fn result_limit(caller: &Caller, request: &SearchRequest) -> Result<usize, ApiEr
 pub async fn search(
     req: HttpRequest,
     db: web::Data<Db>,
+    auditor: web::Data<Auditor>,
     caller: web::ReqData<Caller>,
 ) -> Result<HttpResponse, ApiError> {
     if caller.mode == Mode::Patient {
@@ -86,8 +88,8 @@ pub async fn search(
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("search"), 200);
     // Scored on the blocking thread, under the connection's permit: the CPU
     // work of a fuzzy search stays bounded and off the HTTP workers, and
-    // only matches are kept. The audit row is written on the same
-    // connection before the answer leaves.
+    // only matches are kept. The audit row is committed (after the
+    // connection is given back) before the answer leaves.
     let found = db
         .run(move |conn| {
             let candidates = search::candidates(
@@ -119,15 +121,13 @@ pub async fn search(
                 event.redacted = matches.iter().any(|(_, p)| p.is_restricted());
                 Ok(matches)
             };
-            crate::store::audit::insert_now(conn, &event)?;
-            Ok(found)
+            Ok((found, event))
         })
-        .await;
-    if found.is_ok() {
-        req.extensions_mut().insert(AuditNote::recorded("search"));
-    }
+        .await?;
+    let (found, event) = found;
+    audit::commit(&req, &auditor, event).await?;
     let base = base_url(&req);
-    let entries = found??
+    let entries = found?
         .into_iter()
         .map(|(score, patient)| {
             let (patient, _) = patient.search_view().visible_to(Clearance::None);

@@ -520,7 +520,7 @@ pub fn insert_now(conn: &mut PgConnection, event: &AuditEvent) -> QueryResult<()
 }
 
 /// Several events in one statement (the retrieves the lookup statement
-/// cannot judge): one COPY on the caller's connection.
+/// cannot judge), on the caller's connection.
 pub fn insert_many(conn: &mut PgConnection, events: Vec<AuditEvent>) -> QueryResult<()> {
     if events.is_empty() {
         return Ok(());
