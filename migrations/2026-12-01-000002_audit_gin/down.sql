@@ -1,0 +1,1 @@
+ALTER INDEX audit_events_other_nhs_numbers RESET (fastupdate);
