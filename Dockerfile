@@ -38,6 +38,8 @@ RUN mkdir src \
 # migrations/ is embedded at compile time by diesel_migrations'
 # embed_migrations!("migrations"), so it must be present for the real build.
 COPY migrations ./migrations
+# build.rs rebuilds the binary when a migration is added.
+COPY build.rs ./build.rs
 # openapi.yaml and the vendored Redoc script are embedded too (include_str! /
 # include_bytes! in src/api/docs.rs), for /openapi.yaml, /openapi.json, /docs.
 COPY openapi.yaml ./openapi.yaml
