@@ -1,7 +1,9 @@
 //! The audit trail: who asked, whatever happened after the token verified;
 //! every answer's row committed before the answer leaves.
 
-use crate::helpers::{AuditRow, TestApp, patch_as, patient_token, rid, send_as, token, token_with};
+use crate::helpers::{
+    AuditRow, TestApp, patch_as, patient_token, post_as, rid, send_as, token, token_with,
+};
 use pds::auth::personas::{Overrides, Persona};
 use pds::store::seed::sandbox;
 use reqwest::Method;
@@ -181,16 +183,7 @@ async fn a_restricted_record_shown_in_full_is_flagged_on_every_path() {
     // in full to the sensitive clinician, flagged.
     let id = rid();
     let person = crate::create::person("Newlabel", &["Rita"], "1990-02-03", "female", "LS1 6AE");
-    let (status, _, body) = send_as(
-        &app,
-        Method::POST,
-        "/Patient",
-        &sensitive,
-        &id,
-        &[("Content-Type", "application/fhir+json")],
-        Some(&person),
-    )
-    .await;
+    let (status, _, body) = post_as(&app, &sensitive, &id, &person).await;
     assert_eq!(status, 201, "{body}");
     let number = body["id"].as_str().unwrap().to_owned();
     assert_eq!(
@@ -201,16 +194,7 @@ async fn a_restricted_record_shown_in_full_is_flagged_on_every_path() {
     app.execute(&format!(
         "UPDATE patients SET security = 1 WHERE nhs_number = {number}"
     ));
-    let (status, _, again) = send_as(
-        &app,
-        Method::POST,
-        "/Patient",
-        &sensitive,
-        &id,
-        &[("Content-Type", "application/fhir+json")],
-        Some(&person),
-    )
-    .await;
+    let (status, _, again) = post_as(&app, &sensitive, &id, &person).await;
     assert_eq!(status, 201);
     assert_eq!(again["id"], number.as_str());
     let rows = app.audit_of(&id);

@@ -330,6 +330,25 @@ pub async fn send_as(
     )
 }
 
+/// `POST /Patient` with a PatientCreateRequest.
+pub async fn post_as(
+    app: &TestApp,
+    token: &str,
+    request_id: &str,
+    body: &serde_json::Value,
+) -> (u16, Option<String>, serde_json::Value) {
+    send_as(
+        app,
+        reqwest::Method::POST,
+        "/Patient",
+        token,
+        request_id,
+        &[("Content-Type", "application/fhir+json")],
+        Some(body),
+    )
+    .await
+}
+
 /// A JSON Patch as a GP system sends it, with `If-Match`.
 pub async fn patch_as(
     app: &TestApp,

@@ -106,7 +106,7 @@ impl DateRange {
 }
 
 /// Every accepted parameter name; anything else is ADDITIONAL_PROPERTIES.
-const KNOWN: [&str; 14] = [
+pub const KNOWN: [&str; 14] = [
     "family",
     "given",
     "gender",

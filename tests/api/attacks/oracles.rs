@@ -4,7 +4,7 @@
 //! telecoms neither match nor move a score.
 
 use crate::create::person;
-use crate::helpers::{TestApp, patch_as, rid, send_as, spine_code, token};
+use crate::helpers::{TestApp, patch_as, post_as, rid, send_as, spine_code, token};
 use pds::auth::personas::Persona;
 use pds::store::seed::sandbox;
 use reqwest::Method;
@@ -214,16 +214,7 @@ async fn an_application_cannot_count_very_restricted_records() {
     let app = TestApp::spawn().await;
     let sensitive = token(Persona::SensitiveClinician);
     let twin = person("Lockwood", &["Vera"], "2010-10-22", "female", "EX1 1AA");
-    let (status, _, body) = send_as(
-        &app,
-        Method::POST,
-        "/Patient",
-        &sensitive,
-        &rid(),
-        &[("Content-Type", "application/fhir+json")],
-        Some(&twin),
-    )
-    .await;
+    let (status, _, body) = post_as(&app, &sensitive, &rid(), &twin).await;
     // The sensitive clinician sees Vera at LS1 6AE: a different address is
     // a different person to the matcher, so the twin is created.
     assert_eq!(status, 201, "{body}");
@@ -253,18 +244,7 @@ async fn the_create_check_refuses_a_hidden_duplicate_without_saying_which_or_whe
     let clinician = token(Persona::Clinician);
     let post = |body: Value, t: String| {
         let app = &app;
-        async move {
-            send_as(
-                app,
-                Method::POST,
-                "/Patient",
-                &t,
-                &rid(),
-                &[("Content-Type", "application/fhir+json")],
-                Some(&body),
-            )
-            .await
-        }
+        async move { post_as(app, &t, &rid(), &body).await }
     };
     let mut answers = Vec::new();
     for postcode in ["LS1 6AE", "EX1 1AA", "ZZ99 3VZ"] {

@@ -2,7 +2,7 @@
 //! it, shown as that caller may see the record now.
 
 use crate::create::person;
-use crate::helpers::{TestApp, patch_as, rid, send_as, spine_code, token, token_with};
+use crate::helpers::{TestApp, patch_as, post_as, rid, send_as, spine_code, token, token_with};
 use diesel::prelude::*;
 use pds::auth::personas::{Overrides, Persona};
 use pds::store::seed::sandbox;
@@ -156,18 +156,7 @@ async fn a_create_is_replayed_only_to_its_caller() {
     let post = |t: String, id: String| {
         let body = body.clone();
         let app = &app;
-        async move {
-            send_as(
-                app,
-                Method::POST,
-                "/Patient",
-                &t,
-                &id,
-                &[("Content-Type", "application/fhir+json")],
-                Some(&body),
-            )
-            .await
-        }
+        async move { post_as(app, &t, &id, &body).await }
     };
     let id = rid();
     let (status, etag, created) = post(token(Persona::Clinician), id.clone()).await;
