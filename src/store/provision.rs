@@ -95,8 +95,7 @@ struct PidFile {
 impl LocalCluster {
     /// Make sure a cluster exists in `data_dir` and is running; return a handle.
     pub fn ensure_running(data_dir: &Path, port: u16) -> Result<LocalCluster> {
-        let data_dir = absolute_data_dir(data_dir)?;
-        let (parent, name) = split_data_dir(&data_dir)?;
+        let mut data_dir = absolute_data_dir(data_dir)?;
 
         let bin_dir = find_bin_dir()?;
         let run_as = if nix::unistd::geteuid().is_root() {
@@ -104,9 +103,26 @@ impl LocalCluster {
         } else {
             None
         };
-        if let Some(user) = &run_as {
+        if let Some(user) = &run_as
+            && let Err(unreachable) = check_traversable(&data_dir, user)
+        {
+            // A checkout in root's home (mode 700), say: the cluster's OS
+            // user cannot reach it, so the cluster lives where it can, under
+            // a name fixed by the path asked for (the same checkout always
+            // finds its cluster again).
+            let reachable = reachable_data_dir(&data_dir)?;
+            tracing::warn!(
+                asked = %data_dir.display(),
+                using = %reachable.display(),
+                reason = %unreachable,
+                "the local PostgreSQL cluster's OS user cannot reach the data dir asked for: \
+                 using {} instead (set PG_DATA_DIR to choose another)",
+                reachable.display()
+            );
+            data_dir = reachable;
             check_traversable(&data_dir, user)?;
         }
+        let (parent, name) = split_data_dir(&data_dir)?;
 
         let mut cluster = LocalCluster {
             socket_dir: choose_socket_dir(&data_dir, port),
@@ -796,6 +812,24 @@ fn resolve_run_as_user() -> Result<RunAs> {
     )
 }
 
+/// Where the cluster for `data_dir` lives when its OS user cannot reach
+/// `data_dir`: `/var/lib/pds/<hash of data_dir>/<its name>`, the directories
+/// created by root, mode 0755.
+fn reachable_data_dir(data_dir: &Path) -> Result<PathBuf> {
+    let (_, name) = split_data_dir(data_dir)?;
+    let home = PathBuf::from(RELOCATED_ROOT)
+        .join(format!("{:016x}", fnv1a(data_dir.as_os_str().as_bytes())));
+    fs::create_dir_all(&home).with_context(|| format!("creating {}", home.display()))?;
+    for dir in [Path::new(RELOCATED_ROOT), home.as_path()] {
+        fs::set_permissions(dir, fs::Permissions::from_mode(0o755))
+            .with_context(|| format!("chmod 0755 {}", dir.display()))?;
+    }
+    Ok(home.join(name))
+}
+
+/// Where clusters go whose data dir their OS user cannot reach.
+const RELOCATED_ROOT: &str = "/var/lib/pds";
+
 /// Every ancestor of `data_dir` must be searchable (x) by `user`.
 fn check_traversable(data_dir: &Path, user: &RunAs) -> Result<()> {
     let groups = CString::new(user.name.as_str())
@@ -1128,6 +1162,28 @@ mod tests {
         // start() on a running server is a no-op too.
         again.start().expect("start while running");
         assert_eq!(postmaster_pid(&again), pid);
+    }
+
+    #[test]
+    fn a_data_dir_its_os_user_cannot_reach_is_relocated_where_it_can() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("skipped: only root runs PostgreSQL as another OS user");
+            return;
+        }
+        // A checkout inside a mode-700 directory, like root's home.
+        let root = TestCluster::root("private");
+        fs::create_dir_all(&root).expect("root dir");
+        fs::set_permissions(&root, fs::Permissions::from_mode(0o700)).expect("chmod 700");
+        let asked = root.join("checkout").join("pgdata");
+        let t = TestCluster::start_in(root.clone(), "checkout/pgdata", 55437);
+        let data_dir = t.cluster().data_dir().to_owned();
+        let wanted = absolute_data_dir(&asked).expect("absolute");
+        assert!(data_dir.starts_with(RELOCATED_ROOT), "{}", data_dir.display());
+        assert_eq!(data_dir, reachable_data_dir(&wanted).expect("the same place"));
+        assert_eq!(select_one(&t.url()).expect("SELECT 1"), 1);
+        assert!(!asked.exists(), "nothing made where the cluster's user cannot go");
+        drop(t);
+        let _ = fs::remove_dir_all(data_dir.parent().expect("hash dir"));
     }
 
     #[test]
