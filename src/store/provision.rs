@@ -1178,10 +1178,20 @@ mod tests {
         let t = TestCluster::start_in(root.clone(), "checkout/pgdata", 55437);
         let data_dir = t.cluster().data_dir().to_owned();
         let wanted = absolute_data_dir(&asked).expect("absolute");
-        assert!(data_dir.starts_with(RELOCATED_ROOT), "{}", data_dir.display());
-        assert_eq!(data_dir, reachable_data_dir(&wanted).expect("the same place"));
+        assert!(
+            data_dir.starts_with(RELOCATED_ROOT),
+            "{}",
+            data_dir.display()
+        );
+        assert_eq!(
+            data_dir,
+            reachable_data_dir(&wanted).expect("the same place")
+        );
         assert_eq!(select_one(&t.url()).expect("SELECT 1"), 1);
-        assert!(!asked.exists(), "nothing made where the cluster's user cannot go");
+        assert!(
+            !asked.exists(),
+            "nothing made where the cluster's user cannot go"
+        );
         drop(t);
         let _ = fs::remove_dir_all(data_dir.parent().expect("hash dir"));
     }
