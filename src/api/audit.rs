@@ -125,18 +125,15 @@ pub async fn commit(
             "the audit trail cannot be written".into(),
         ));
     }
-    let action = match event.action.as_str() {
-        "search" => "search",
-        "history" => "history",
-        "related" => "related",
-        _ => "other",
-    };
     if !auditor.record_durably(event, DURABLE_WAIT).await {
         return Err(ApiError::Unavailable(
             "the audit trail could not be written in time".into(),
         ));
     }
-    req.extensions_mut().insert(AuditNote::recorded(action));
+    req.extensions_mut().insert(AuditNote {
+        already_recorded: true,
+        ..AuditNote::default()
+    });
     Ok(())
 }
 

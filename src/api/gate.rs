@@ -50,28 +50,30 @@ async fn admit(req: &ServiceRequest) -> Result<caller::Caller, ApiError> {
     // The header only means something for healthcare workers (the PDS
     // proxy removes it in the other modes).
     let urid = match (&mode, req.headers().get(NHSD_SESSION_URID)) {
-        (Ok(caller::Mode::HealthcareWorker), Some(v)) => Some(v.to_str()),
+        (Ok(caller::Mode::HealthcareWorker), Some(v)) => Some(v.to_str().map_err(|_| ())),
         _ => None,
     };
-    // From here on the token is verified: whatever is refused below, the
-    // audit trail names who asked.
-    let identified = match &mode {
-        Ok(m) => Some(*m),
-        Err(Denial::PatientNotAllowed) => Some(caller::Mode::Patient),
-        Err(_) => None,
-    };
-    let identity = caller::identify(
-        &claims,
-        identified,
-        urid.as_ref().and_then(|r| r.as_ref().ok().copied()),
-    );
-    req.extensions_mut().insert(identity);
-    let mode = mode?;
-    check_request_id(req)?;
-    let urid = urid
-        .transpose()
-        .map_err(|_| ApiError::InvalidRole(String::new()))?;
-    Ok(caller::resolve(&claims, mode, urid, &gate.policy)?)
+    let admitted = (|| {
+        let mode = mode.clone()?;
+        check_request_id(req)?;
+        let urid = urid
+            .transpose()
+            .map_err(|_| ApiError::InvalidRole(String::new()))?;
+        Ok(caller::resolve(&claims, mode, urid, &gate.policy)?)
+    })();
+    if admitted.is_err() {
+        // The token verified: whatever was refused, the audit trail names
+        // who asked (only worked out here, off the admitted requests' path).
+        let identified = match &mode {
+            Ok(m) => Some(*m),
+            Err(Denial::PatientNotAllowed) => Some(caller::Mode::Patient),
+            Err(_) => None,
+        };
+        let urid = urid.and_then(Result::ok);
+        req.extensions_mut()
+            .insert(caller::identify(&claims, identified, urid));
+    }
+    admitted
 }
 
 pub async fn gate(

@@ -10,6 +10,7 @@ use super::patient::{may_read, respond, shown_as};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::Caller;
 use crate::domain::codes::Security;
+use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::store::audit::Auditor;
@@ -51,6 +52,33 @@ fn record(
     }))
 }
 
+/// Version `version` of exactly this number (never following a merge) as
+/// `clearance` may see it, with its audit flags (redacted,
+/// sensitive_override): the current version under its own label, an
+/// earlier one under the strictest label the record has had. For vread and
+/// for the replay of a kept answer.
+pub(super) fn shown_version(
+    conn: &mut diesel::PgConnection,
+    nhs_number: NhsNumber,
+    version: i32,
+    clearance: Clearance,
+) -> Result<Result<(Patient, bool, bool), ApiError>, DbError> {
+    let now = match patients::retrieve_exact(conn, nhs_number)? {
+        Retrieved::Current(p) => *p,
+        Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
+        Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
+    };
+    if now.version as i32 == version {
+        let label = now.security;
+        return Ok(Ok(shown_as(now, label, clearance)));
+    }
+    let Some(row) = updates::version(conn, nhs_number, version)? else {
+        return Ok(Err(ApiError::NotFound));
+    };
+    let (_, label) = updates::history_summary(conn, nhs_number, now.security)?;
+    Ok(Ok(shown_as(row.into_patient()?, label, clearance)))
+}
+
 pub async fn vread(
     req: HttpRequest,
     db: web::Data<Db>,
@@ -73,20 +101,11 @@ pub async fn vread(
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let found = db
         .run(move |conn| {
-            let record = match record(conn, nhs_number)? {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
-            let (patient, label) = if record.now.version as i32 == version {
-                let label = record.now.security;
-                (record.now, label)
-            } else {
-                match updates::version(conn, nhs_number, version)? {
-                    Some(row) => (row.into_patient()?, record.earlier_label),
-                    None => return Ok(Err(ApiError::NotFound)),
-                }
-            };
-            let (shown, redacted, sensitive_override) = shown_as(patient, label, clearance);
+            let (shown, redacted, sensitive_override) =
+                match shown_version(conn, nhs_number, version, clearance)? {
+                    Ok(shown) => shown,
+                    Err(e) => return Ok(Err(e)),
+                };
             event.nhs_numbers = vec![nhs_number.as_i64()];
             event.redacted = redacted;
             event.sensitive_override = sensitive_override;

@@ -28,17 +28,17 @@ pub async fn retrieve(
     // The lookup statement writes the audit row from `event`; `of` makes
     // the whole row where it cannot (see `store::lookup`).
     let of = Box::new(move |found: &Result<Retrieved, DbError>| {
-        let note = match outcome(found) {
-            Ok(patient) => retrieved_note(nhs_number, patient, clearance),
-            Err(_) => AuditNote {
-                nhs_numbers: vec![nhs_number.as_i64()],
-                ..AuditNote::default()
-            },
+        let (status, note) = match outcome(found) {
+            Ok(patient) => (200, retrieved_note(nhs_number, patient, clearance)),
+            Err(e) => (
+                e.status_code().as_u16(),
+                AuditNote {
+                    nhs_numbers: vec![nhs_number.as_i64()],
+                    ..AuditNote::default()
+                },
+            ),
         };
-        exact.status = match outcome(found) {
-            Ok(_) => 200,
-            Err(e) => e.status_code().as_u16(),
-        };
+        exact.status = status;
         exact.nhs_numbers = note.nhs_numbers;
         exact.redacted = note.redacted;
         exact.sensitive_override = note.sensitive_override;

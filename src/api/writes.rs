@@ -9,13 +9,11 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::headers::X_REQUEST_ID;
-use super::patient::shown_as;
 use crate::auth::caller::Caller;
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::store::db::DbError;
-use crate::store::patients::{self, Retrieved};
-use crate::store::updates::{self, Remembered};
+use crate::store::updates::Remembered;
 
 /// An error in a write: the database's, or the request's (which, inside a
 /// transaction, rolls it back just the same).
@@ -84,8 +82,7 @@ pub(super) fn retry_key(
 }
 
 /// The version a kept answer showed, read again and shown as `clearance`
-/// may see it now: under its own label if it is still the current version,
-/// else under the strictest label the record has had. Its audit flags too
+/// may see it now (`history::shown_version`), with its audit flags
 /// (redacted, sensitive_override).
 pub(super) fn kept_version(
     conn: &mut PgConnection,
@@ -96,18 +93,10 @@ pub(super) fn kept_version(
         .ok()
         .and_then(|n| NhsNumber::from_u64(n).ok())
         .ok_or_else(|| ApiError::Internal("a kept answer names no valid NHS number".into()))?;
-    let now = match patients::retrieve_exact(conn, number)? {
-        Retrieved::Current(p) => *p,
-        Retrieved::Invalidated => return Err(ApiError::Invalidated.into()),
-        Retrieved::Missing => return Err(ApiError::NotFound.into()),
-    };
-    let (patient, label) = if now.version as i32 == kept.version {
-        let label = now.security;
-        (now, label)
-    } else {
-        let (_, label) = updates::history_summary(conn, number, now.security)?;
-        let row = updates::version(conn, number, kept.version)?.ok_or(ApiError::NotFound)?;
-        (row.into_patient()?, label)
-    };
-    Ok(shown_as(patient, label, clearance))
+    Ok(super::history::shown_version(
+        conn,
+        number,
+        kept.version,
+        clearance,
+    )??)
 }

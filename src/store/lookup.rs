@@ -151,7 +151,7 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
         for job in batch {
             let mut event = job.audit.event;
             event.nhs_numbers = vec![job.key];
-            columns.push(&audit::Row::from_event(event));
+            columns.push(audit::Row::from_event(event));
             clearances.push(clearance_code(job.audit.clearance));
             audits.push(job.audit.of);
             replies.push(job.reply);
@@ -359,7 +359,7 @@ mod tests {
                 nhs_numbers: vec![*key],
                 ..AuditEvent::default()
             };
-            columns.push(&audit::Row::from_event(event.clone()));
+            columns.push(audit::Row::from_event(event.clone()));
             clearances.push(clearance_code(*clearance));
             // What the caller would write where the statement cannot judge.
             audits.push(Box::new(move |found| AuditEvent {

@@ -1,7 +1,8 @@
-//! Audit rows as columns of arrays: one bind parameter per column, whatever
-//! the number of rows, so a statement that inserts them with `unnest` is
-//! prepared once: the batched retrieve lookup (`store::lookup`), which
-//! inserts its rows in the same statement as it reads.
+//! Audit rows as columns of arrays, for statements that insert a batch's
+//! rows with `unnest` in the same statement as other work (the batched
+//! retrieve: `store::lookup`, which computes the status, the redaction flags
+//! and the other NHS numbers itself). One bind parameter per column,
+//! whatever the batch size, so the statement is prepared once.
 
 use chrono::{DateTime, Utc};
 use diesel::pg::Pg;
@@ -17,12 +18,9 @@ pub struct Columns {
     nhs_number: Vec<Option<i64>>,
     request_id: Vec<Option<uuid::Uuid>>,
     correlation_id: Vec<Option<uuid::Uuid>>,
-    status: Vec<i16>,
     access_mode: Vec<Option<i16>>,
     action: Vec<Option<i16>>,
     level: Vec<Option<i16>>,
-    redacted: Vec<bool>,
-    sensitive_override: Vec<bool>,
     user_id: Vec<Option<String>>,
     role_id: Vec<Option<String>>,
     role_code: Vec<Option<String>>,
@@ -33,28 +31,24 @@ pub struct Columns {
     access_mode_name: Vec<Option<String>>,
     action_name: Vec<Option<String>>,
     level_name: Vec<Option<String>>,
-    /// As array literals (`{1,2}`): an array of arrays cannot be unnested
-    /// row by row, so the statement casts each back to `bigint[]`.
-    other_nhs_numbers: Vec<Option<String>>,
 }
 
 impl Columns {
-    /// What [`Columns::push_unnest`] yields, in order: the columns of
-    /// `audit_events` (`other_nhs_numbers` as text, to cast).
-    pub const NAMES: &str = Row::COLUMNS;
+    /// What [`Columns::push_unnest`] yields, in order: every column of
+    /// `audit_events` except those the statement computes (status, the
+    /// redaction flags, the other NHS numbers).
+    pub const NAMES: &str = "at, nhs_number, request_id, correlation_id, access_mode, action, \
+        level, user_id, role_id, role_code, org_code, client_id, request_id_text, \
+        correlation_id_text, access_mode_name, action_name, level_name";
 
-    pub fn push(&mut self, row: &Row) {
-        let row = row.clone();
+    pub fn push(&mut self, row: Row) {
         self.at.push(row.at);
         self.nhs_number.push(row.nhs_number);
         self.request_id.push(row.request_id);
         self.correlation_id.push(row.correlation_id);
-        self.status.push(row.status);
         self.access_mode.push(row.access_mode);
         self.action.push(row.action);
         self.level.push(row.level);
-        self.redacted.push(row.redacted);
-        self.sensitive_override.push(row.sensitive_override);
         self.user_id.push(row.user_id);
         self.role_id.push(row.role_id);
         self.role_code.push(row.role_code);
@@ -65,11 +59,6 @@ impl Columns {
         self.access_mode_name.push(row.access_mode_name);
         self.action_name.push(row.action_name);
         self.level_name.push(row.level_name);
-        self.other_nhs_numbers
-            .push(row.other_nhs_numbers.map(|numbers| {
-                let listed: Vec<String> = numbers.iter().map(i64::to_string).collect();
-                format!("{{{}}}", listed.join(","))
-            }));
     }
 
     /// `unnest($1, $2, …)` of the columns, one row per pushed row; more
@@ -79,7 +68,7 @@ impl Columns {
         out: &mut AstPass<'_, 'b, Pg>,
         extra: impl FnOnce(&mut AstPass<'_, 'b, Pg>) -> QueryResult<()>,
     ) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Bool, Int2, Int8, Nullable, Text, Timestamptz, Uuid};
+        use diesel::sql_types::{Array, Int2, Int8, Nullable, Text, Timestamptz, Uuid};
         out.push_sql("unnest(");
         out.push_bind_param::<Array<Timestamptz>, _>(&self.at)?;
         out.push_sql(", ");
@@ -88,15 +77,9 @@ impl Columns {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Uuid>>, _>(uuid)?;
         }
-        out.push_sql(", ");
-        out.push_bind_param::<Array<Int2>, _>(&self.status)?;
         for code in [&self.access_mode, &self.action, &self.level] {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Int2>>, _>(code)?;
-        }
-        for flag in [&self.redacted, &self.sensitive_override] {
-            out.push_sql(", ");
-            out.push_bind_param::<Array<Bool>, _>(flag)?;
         }
         for text in [
             &self.user_id,
@@ -109,7 +92,6 @@ impl Columns {
             &self.access_mode_name,
             &self.action_name,
             &self.level_name,
-            &self.other_nhs_numbers,
         ] {
             out.push_sql(", ");
             out.push_bind_param::<Array<Nullable<Text>>, _>(text)?;
