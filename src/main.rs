@@ -80,6 +80,9 @@ enum Command {
         #[arg(long = "scope")]
         scopes: Vec<String>,
     },
+    /// Print a random (version 4) UUID, for the X-Request-ID header of a
+    /// hand-made request on machines without `uuidgen`.
+    Uuid,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -89,6 +92,10 @@ fn main() -> anyhow::Result<()> {
     let mut settings = Settings::from_env()?;
     pds::telemetry::init(settings.log_json);
     match cli.command.unwrap_or(Command::Serve) {
+        Command::Uuid => {
+            println!("{}", uuid::Uuid::new_v4());
+            Ok(())
+        }
         Command::Token {
             persona,
             nhs_number,

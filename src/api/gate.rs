@@ -82,6 +82,7 @@ pub async fn gate(
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     match admit(&req).await {
         Ok(caller) => {
+            super::headers::record_access_mode(caller.mode.as_str());
             req.extensions_mut().insert(caller);
             Ok(next.call(req).await?.map_into_left_body())
         }

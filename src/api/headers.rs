@@ -1,12 +1,13 @@
 //! Request-scoped headers: the mandatory X-Request-ID, the echo of the
 //! tracing ids, and one log line per request.
 
+use actix_web::Error;
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{Error, HttpMessage};
 use std::time::Instant;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use super::ApiError;
@@ -55,40 +56,48 @@ pub async fn echo_ids(
     Ok(response)
 }
 
-/// One line per request: method, route template (never the NHS number),
-/// status, latency and request id.
+/// Runs each request in a `request` span carrying its method, route
+/// template (never the NHS number), X-Request-ID and, once the gate has
+/// admitted the caller, access mode: every log line inside it names the
+/// request. Ends with one line per request: status and latency.
 pub async fn log_request(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
-    let method = req.method().clone();
+    let span = request_span(&req);
+    let response = next.call(req).instrument(span.clone()).await?;
+    span.in_scope(|| {
+        tracing::info!(
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request"
+        )
+    });
+    Ok(response)
+}
+
+fn request_span(req: &ServiceRequest) -> tracing::Span {
     let request_id = req
         .headers()
         .get(X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("")
-        .to_owned();
-    let response = next.call(req).await?;
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "-".into());
-    let access_mode = response
-        .request()
-        .extensions()
-        .get::<crate::auth::caller::Caller>()
-        .map_or("-", |c| c.mode.as_str());
-    tracing::info!(
-        %method,
-        route,
-        status = response.status().as_u16(),
-        latency_us = started.elapsed().as_micros() as u64,
+        .unwrap_or("");
+    // The app's resource map knows the template before routing runs.
+    let route = req.match_pattern();
+    tracing::info_span!(
+        "request",
+        method = %req.method(),
+        route = route.as_deref().unwrap_or("-"),
         request_id,
-        access_mode,
-        "request"
-    );
-    Ok(response)
+        access_mode = tracing::field::Empty,
+    )
+}
+
+/// Names the caller's access mode on the request's span (the gate calls it
+/// once the token is verified).
+pub fn record_access_mode(mode: &str) {
+    tracing::Span::current().record("access_mode", mode);
 }
 
 #[cfg(test)]

@@ -49,3 +49,22 @@ fn a_config_file_sets_what_the_environment_does_not() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("CONFIG_FILE"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's curl examples take their X-Request-ID from `pds uuid`, so
+/// they work on machines without `uuidgen`.
+#[test]
+fn pds_uuid_prints_a_fresh_request_id() {
+    let run = || {
+        let output = Command::new(env!("CARGO_BIN_EXE_pds"))
+            .arg("uuid")
+            .output()
+            .expect("running pds uuid");
+        assert!(output.status.success());
+        String::from_utf8(output.stdout).expect("UTF-8")
+    };
+    let (first, second) = (run(), run());
+    let id = uuid::Uuid::try_parse(first.trim_end()).expect("a UUID");
+    assert_eq!(id.get_version_num(), 4);
+    assert_eq!(first.len(), 37, "hyphenated, one line: {first:?}");
+    assert_ne!(first, second);
+}

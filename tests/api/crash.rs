@@ -2,20 +2,13 @@
 //! answer a client received: every answer leaves only after its row is
 //! committed.
 
-use crate::helpers::{TestDatabase, patient_token, test_cluster_dir, token};
+use crate::helpers::{TestDatabase, free_port, patient_token, test_cluster_dir, token};
 use pds::auth::personas::Persona;
 use pds::store::seed::sandbox;
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
 
 /// The tokens of the load, minted once (the server then verifies each
 /// signature once, as it would for a real client).

@@ -291,6 +291,14 @@ pub fn spine_code(body: &serde_json::Value) -> &str {
 }
 
 /// A fresh X-Request-ID.
+/// A port nothing listens on now, for a server process of a test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }

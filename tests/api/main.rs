@@ -12,6 +12,7 @@ mod headers;
 mod health;
 mod helpers;
 mod history;
+mod logs;
 mod operations;
 mod outage;
 mod related;

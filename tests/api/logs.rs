@@ -1,0 +1,85 @@
+//! Every log line written while a request is served names the request: its
+//! X-Request-ID, route template and access mode (the `request` span).
+
+use crate::helpers::{TestDatabase, free_port, test_cluster_dir, token};
+use pds::auth::personas::Persona;
+use pds::store::seed::sandbox;
+use serde_json::Value;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+#[tokio::test]
+async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
+    let database = TestDatabase::new();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let log = test_cluster_dir(&format!("logs-{}.jsonl", uuid::Uuid::new_v4().simple()));
+    let mut server = Command::new(env!("CARGO_BIN_EXE_pds"))
+        .env("DATABASE_URL", &database.url)
+        .env("AUTH_DEV_TRUST", "true")
+        .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("SEED_COUNT", "0")
+        // The second request is over the limit: its "rate limited" line is
+        // written deep inside the request, after the gate.
+        .env("RATE_LIMIT_PER_SECOND", "1")
+        .env("RATE_LIMIT_BURST", "1")
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .env_remove("CONFIG_FILE")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).expect("log file"))
+        .spawn()
+        .expect("starting the server");
+    let client = reqwest::Client::new();
+    let started = Instant::now();
+    while client.get(format!("{base}/_ping")).send().await.is_err() {
+        assert!(started.elapsed() < Duration::from_secs(30), "no start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let clinician = token(Persona::Clinician);
+    let (first, second) = (crate::helpers::rid(), crate::helpers::rid());
+    let mut statuses = Vec::new();
+    for id in [&first, &second] {
+        let response = client
+            .get(format!("{base}/Patient/{}", sandbox::JANE_SMITH))
+            .bearer_auth(&clinician)
+            .header("X-Request-ID", id.as_str())
+            .send()
+            .await
+            .expect("answer");
+        statuses.push(response.status().as_u16());
+    }
+    let _ = server.kill();
+    let _ = server.wait();
+    assert_eq!(statuses, [200, 429]);
+
+    let lines: Vec<Value> = std::fs::read_to_string(&log)
+        .expect("log")
+        .lines()
+        .filter_map(|line| serde_json::from_str(line).ok())
+        .collect();
+    let _ = std::fs::remove_file(&log);
+    let line = |id: &str, message: &str| {
+        lines
+            .iter()
+            .find(|l| l["span"]["request_id"] == id && l["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("no {message:?} line for {id}: {lines:#?}"))
+            .clone()
+    };
+    for (id, status) in [(&first, 200), (&second, 429)] {
+        let done = line(id, "request");
+        assert_eq!(done["fields"]["status"], status);
+        assert_eq!(done["span"]["name"], "request");
+        assert_eq!(done["span"]["route"], "/Patient/{id}");
+        assert_eq!(done["span"]["method"], "GET");
+        assert_eq!(done["span"]["access_mode"], "healthcare-worker");
+        assert!(
+            !done.to_string().contains(sandbox::JANE_SMITH),
+            "the NHS number is not logged: {done}"
+        );
+    }
+    let limited = line(&second, "rate limited");
+    assert_eq!(limited["span"]["route"], "/Patient/{id}");
+    assert_eq!(limited["span"]["access_mode"], "healthcare-worker");
+}
