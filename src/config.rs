@@ -5,6 +5,8 @@ use anyhow::Context;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::store::allocate::{self, AllocationRange};
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `BIND`, default `127.0.0.1:8080`.
@@ -64,6 +66,9 @@ pub struct Settings {
     /// `SHUTDOWN_TIMEOUT_SECS`, default 30: on SIGTERM/SIGINT the server stops
     /// accepting connections and gives in-flight requests this long to finish.
     pub shutdown_timeout: Duration,
+    /// `ALLOCATION_RANGE`, default `9000001000-9099999999`: the NHS numbers
+    /// `POST /Patient` allocates (see [`allocation_range`]).
+    pub allocation_range: AllocationRange,
     pub auth: AuthSettings,
 }
 
@@ -194,6 +199,7 @@ impl Settings {
             )?),
             keep_alive: Duration::from_secs(parsed("KEEP_ALIVE_SECS", 75u64)?),
             shutdown_timeout: Duration::from_secs(parsed("SHUTDOWN_TIMEOUT_SECS", 30u64)?),
+            allocation_range: allocation_range(var("ALLOCATION_RANGE").as_deref())?,
         })
     }
 }
@@ -204,11 +210,31 @@ impl Settings {
 /// (`90000000xx`) nor the synthetic population (`999…`, then from
 /// `9100000000`) uses. The counter is kept in the database
 /// (`nhs_number_allocation`), so every instance must be given the same range;
-/// numbers already in the store are skipped, and none is ever reissued.
-pub fn allocation_range() -> anyhow::Result<crate::store::allocate::AllocationRange> {
-    match var("ALLOCATION_RANGE") {
-        None => Ok(crate::store::allocate::DEFAULT_RANGE),
-        Some(text) => crate::store::allocate::AllocationRange::parse(&text)
+/// numbers already in the store are skipped, and none is ever reissued. A
+/// value that is no such range refuses to start.
+pub fn allocation_range(text: Option<&str>) -> anyhow::Result<AllocationRange> {
+    match text {
+        None => Ok(allocate::DEFAULT_RANGE),
+        Some(text) => AllocationRange::parse(text)
             .map_err(|e| anyhow::anyhow!("invalid ALLOCATION_RANGE: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_allocation_range_defaults_and_a_bad_one_refuses() {
+        assert_eq!(allocation_range(None).unwrap(), allocate::DEFAULT_RANGE);
+        let range = allocation_range(Some("9000003000-9000003999")).unwrap();
+        assert_eq!(range.to_string(), "9000003000-9000003999");
+        for bad in ["9000003000", "9000003999-9000003000", "nine-ten"] {
+            let error = allocation_range(Some(bad)).unwrap_err().to_string();
+            assert!(
+                error.starts_with("invalid ALLOCATION_RANGE: ") && error.contains(bad),
+                "{error}"
+            );
+        }
     }
 }

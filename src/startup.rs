@@ -24,7 +24,7 @@ use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
 use crate::config::{AuthSettings, Settings};
 use crate::store::audit::Auditor;
-use crate::store::db::{self, Db};
+use crate::store::db::{self, Db, DbError};
 use crate::store::lookup::Lookup;
 use crate::store::provision::LocalCluster;
 use crate::store::{migrate, seed};
@@ -165,6 +165,7 @@ impl Application {
             settings.rate_limit_burst,
         ));
         let body_limit = web::Data::new(BodyLimit(settings.max_body_bytes));
+        let allocation_range = web::Data::new(settings.allocation_range);
         let body_deadline = web::Data::new(BodyDeadline {
             total: settings.client_body_timeout,
             idle: settings.client_body_idle_timeout,
@@ -184,6 +185,7 @@ impl Application {
                 .app_data(rate_limit.clone())
                 .app_data(body_limit.clone())
                 .app_data(body_deadline.clone())
+                .app_data(allocation_range.clone())
                 .app_data(payload.clone())
                 .configure(api::routes)
                 .default_service(web::to(api::unsupported_request))
@@ -286,7 +288,7 @@ async fn expire_idempotency_keys(db: Db) {
     loop {
         every.tick().await;
         match db
-            .run(|conn| Ok(crate::store::updates::expire(conn)?))
+            .run(|conn| Ok::<_, DbError>(crate::store::updates::expire(conn)?))
             .await
         {
             Ok(0) => {}

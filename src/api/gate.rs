@@ -26,17 +26,6 @@ pub struct Gate {
     pub policy: Arc<Policy>,
 }
 
-impl From<Denial> for ApiError {
-    fn from(denial: Denial) -> Self {
-        match denial {
-            Denial::NoApiScope => ApiError::Unauthorized("Invalid Access Token".into()),
-            Denial::PatientNotAllowed => ApiError::PatientForbidden,
-            Denial::InvalidRole(urid) => ApiError::InvalidRole(urid),
-            Denial::NoAccessLevel(why) => ApiError::Forbidden(why),
-        }
-    }
-}
-
 async fn admit(req: &ServiceRequest) -> Result<caller::Caller, ApiError> {
     let gate = req
         .app_data::<web::Data<Gate>>()

@@ -14,7 +14,7 @@ use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
 use crate::store::audit::Auditor;
-use crate::store::db::{Db, DbError};
+use crate::store::db::Db;
 use crate::store::patients::{self, Retrieved};
 use crate::store::updates;
 
@@ -35,21 +35,23 @@ struct Record {
     earlier_label: Security,
 }
 
-fn record(
-    conn: &mut diesel::PgConnection,
-    nhs_number: NhsNumber,
-) -> Result<Result<Record, ApiError>, DbError> {
-    let now = match patients::retrieve_exact(conn, nhs_number)? {
-        Retrieved::Current(p) => *p,
-        Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
-        Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
-    };
+fn record(conn: &mut diesel::PgConnection, nhs_number: NhsNumber) -> Result<Record, ApiError> {
+    let now = current(conn, nhs_number)?;
     let (stored, earlier_label) = updates::history_summary(conn, nhs_number, now.security)?;
-    Ok(Ok(Record {
+    Ok(Record {
         now,
         stored,
         earlier_label,
-    }))
+    })
+}
+
+/// The current version of exactly this number.
+fn current(conn: &mut diesel::PgConnection, nhs_number: NhsNumber) -> Result<Patient, ApiError> {
+    match patients::retrieve_exact(conn, nhs_number)? {
+        Retrieved::Current(p) => Ok(*p),
+        Retrieved::Invalidated => Err(ApiError::Invalidated),
+        Retrieved::Missing => Err(ApiError::NotFound),
+    }
 }
 
 /// Version `version` of exactly this number (never following a merge) as
@@ -62,21 +64,15 @@ pub(super) fn shown_version(
     nhs_number: NhsNumber,
     version: i32,
     clearance: Clearance,
-) -> Result<Result<(Patient, bool, bool), ApiError>, DbError> {
-    let now = match patients::retrieve_exact(conn, nhs_number)? {
-        Retrieved::Current(p) => *p,
-        Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
-        Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
-    };
+) -> Result<(Patient, bool, bool), ApiError> {
+    let now = current(conn, nhs_number)?;
     if now.version as i32 == version {
         let label = now.security;
-        return Ok(Ok(shown_as(now, label, clearance)));
+        return Ok(shown_as(now, label, clearance));
     }
-    let Some(row) = updates::version(conn, nhs_number, version)? else {
-        return Ok(Err(ApiError::NotFound));
-    };
+    let row = updates::version(conn, nhs_number, version)?.ok_or(ApiError::NotFound)?;
     let (_, label) = updates::history_summary(conn, nhs_number, now.security)?;
-    Ok(Ok(shown_as(row.into_patient()?, label, clearance)))
+    Ok(shown_as(row.into_patient()?, label, clearance))
 }
 
 pub async fn vread(
@@ -99,20 +95,16 @@ pub async fn vread(
             })?;
     let clearance = caller.grants.clearance;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
-    let found = db
+    let (shown, event) = db
         .run(move |conn| {
             let (shown, redacted, sensitive_override) =
-                match shown_version(conn, nhs_number, version, clearance)? {
-                    Ok(shown) => shown,
-                    Err(e) => return Ok(Err(e)),
-                };
+                shown_version(conn, nhs_number, version, clearance)?;
             event.nhs_numbers = vec![nhs_number.as_i64()];
             event.redacted = redacted;
             event.sensitive_override = sensitive_override;
-            Ok(Ok((shown, event)))
+            Ok::<_, ApiError>((shown, event))
         })
-        .await??;
-    let (shown, event) = found;
+        .await?;
     audit::commit(&req, &auditor, event).await?;
     Ok(respond(shown))
 }
@@ -159,12 +151,9 @@ pub async fn history(
     )? as i32;
     let clearance = caller.grants.clearance;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
-    let found = db
+    let (versions, total, event) = db
         .run(move |conn| {
-            let record = match record(conn, nhs_number)? {
-                Ok(r) => r,
-                Err(e) => return Ok(Err(e)),
-            };
+            let record = record(conn, nhs_number)?;
             let now_version = record.now.version as i32;
             let mut out = Vec::new();
             if now_version < before {
@@ -194,10 +183,9 @@ pub async fn history(
             // Every entry that can be listed: the current version and the
             // stored earlier ones (not the version number, which counts
             // versions whose copies a seeded record never had).
-            Ok(Ok((out, 1 + record.stored, event)))
+            Ok::<_, ApiError>((out, 1 + record.stored, event))
         })
-        .await??;
-    let (versions, total, event) = found;
+        .await?;
     audit::commit(&req, &auditor, event).await?;
     let more = versions.len() as i64 > count;
     let base = base_url(&req);

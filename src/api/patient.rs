@@ -69,7 +69,7 @@ fn outcome(found: &Result<Retrieved, DbError>) -> Result<&Patient, ApiError> {
         Ok(Retrieved::Invalidated) => Err(ApiError::Invalidated),
         Ok(Retrieved::Missing) => Err(ApiError::NotFound),
         Err(DbError::Unavailable(cause)) => Err(ApiError::Unavailable(cause.clone())),
-        Err(other) => Err(ApiError::Internal(other.to_string())),
+        Err(other) => Err(ApiError::Internal(other.to_string().into())),
     }
 }
 

@@ -126,13 +126,10 @@ mod tests {
             ("family=%E2%80%AEhtimS", "family", "%E2%80%AEhtimS"),
             ("phone=0163%0A2960587", "phone", "0163%0A2960587"),
         ] {
-            assert_eq!(
-                pairs(query),
-                Err(ApiError::InvalidValue {
-                    field: field.into(),
-                    value: value.into()
-                }),
-                "{query}"
+            let refused = pairs(query);
+            assert!(
+                matches!(&refused, Err(ApiError::InvalidValue { field: f, value: v }) if f == field && v == value),
+                "{query}: {refused:?}"
             );
         }
     }
@@ -146,25 +143,20 @@ mod tests {
     #[test]
     fn parses_into_a_struct() {
         assert_eq!(
-            parse::<Paging>("_count=5&other=1"),
-            Ok(Paging {
+            parse::<Paging>("_count=5&other=1").unwrap(),
+            Paging {
                 count: Some("5".into())
-            })
+            }
         );
-        assert_eq!(parse::<Paging>(""), Ok(Paging { count: None }));
+        assert_eq!(parse::<Paging>("").unwrap(), Paging { count: None });
+        let invalid = |query: &str| match parse::<Paging>(query) {
+            Err(ApiError::InvalidValue { field, value }) => (field, value),
+            other => panic!("{query}: {other:?}"),
+        };
+        assert_eq!(invalid("_count=%ff"), ("_count".into(), "%ff".into()));
         assert_eq!(
-            parse::<Paging>("_count=%ff"),
-            Err(ApiError::InvalidValue {
-                field: "_count".into(),
-                value: "%ff".into()
-            })
-        );
-        assert_eq!(
-            parse::<Paging>("_count=1&_count=2"),
-            Err(ApiError::InvalidValue {
-                field: "_count".into(),
-                value: "1, 2".into()
-            })
+            invalid("_count=1&_count=2"),
+            ("_count".into(), "1, 2".into())
         );
     }
 }

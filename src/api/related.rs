@@ -58,12 +58,12 @@ pub async fn related(
     // bundle), except to callers who see every record in full.
     let sees_restricted = caller.grants.clearance == Clearance::All;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("related"), 200);
-    let found = db
+    let (found, event) = db
         .run(move |conn| {
             let patient = match patients::retrieve(conn, nhs_number)? {
                 Retrieved::Current(patient) => patient,
-                Retrieved::Invalidated => return Ok(Err(ApiError::Invalidated)),
-                Retrieved::Missing => return Ok(Err(ApiError::NotFound)),
+                Retrieved::Invalidated => return Err(ApiError::Invalidated),
+                Retrieved::Missing => return Err(ApiError::NotFound),
             };
             let restricted = patient.is_restricted();
             let hidden = restricted && !sees_restricted;
@@ -75,7 +75,7 @@ pub async fn related(
             if hidden {
                 event.nhs_numbers = vec![found.nhs_number.as_i64()];
                 event.redacted = true;
-                return Ok(Ok((found, event)));
+                return Ok((found, event));
             }
             let people = related::of_patient(conn, patient.nhs_number)?;
             let references: Vec<NhsNumber> =
@@ -95,10 +95,9 @@ pub async fn related(
             event.nhs_numbers = vec![found.nhs_number.as_i64()];
             event.redacted = found.people.iter().any(|(_, shielded)| *shielded);
             event.sensitive_override = found.restricted;
-            Ok(Ok((found, event)))
+            Ok((found, event))
         })
-        .await??;
-    let (found, event) = found;
+        .await?;
     audit::commit(&req, &auditor, event).await?;
 
     let base = base_url(&req);

@@ -7,7 +7,7 @@ use super::base_url;
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::patient::Clearance;
-use crate::domain::search::params::{self, SearchError, SearchRequest};
+use crate::domain::search::params::{self, SearchRequest};
 use crate::domain::search::score::Matcher;
 use crate::fhir;
 use crate::store::audit::Auditor;
@@ -21,25 +21,6 @@ const MAX_RESULTS: u8 = 50;
 /// wildcard over a wide birth-date range) is answered TOO_MANY_MATCHES
 /// rather than tying up a connection.
 const CANDIDATE_CAP: i64 = 10_000;
-
-const BELOW_MINIMUM: &str =
-    "No searches were performed as the search criteria did not meet the minimum requirements";
-const NOT_FUZZY: &str =
-    "A fuzzy search was requested however the data given did not meet the fuzzy search criteria";
-
-impl From<SearchError> for ApiError {
-    fn from(error: SearchError) -> Self {
-        match error {
-            SearchError::NoParameters => ApiError::UnsupportedService,
-            SearchError::AdditionalProperties(names) => ApiError::AdditionalProperties(names),
-            SearchError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
-            SearchError::MissingBirthDate => ApiError::MissingBirthDate,
-            SearchError::BelowMinimum => ApiError::InvalidSearchData(BELOW_MINIMUM.into()),
-            SearchError::Conflicting(reason) => ApiError::InvalidSearchData(reason),
-            SearchError::FuzzyCriteria => ApiError::InvalidSearchData(NOT_FUZZY.into()),
-        }
-    }
-}
 
 /// The most results this caller may receive for this request.
 fn result_limit(caller: &Caller, request: &SearchRequest) -> Result<usize, ApiError> {
@@ -90,7 +71,7 @@ pub async fn search(
     // work of a fuzzy search stays bounded and off the HTTP workers, and
     // only matches are kept. The audit row is committed (after the
     // connection is given back) before the answer leaves.
-    let found = db
+    let (found, event) = db
         .run(move |conn| {
             let candidates = search::candidates(
                 conn,
@@ -121,10 +102,9 @@ pub async fn search(
                 event.redacted = matches.iter().any(|(_, p)| p.is_restricted());
                 Ok(matches)
             };
-            Ok((found, event))
+            Ok::<_, ApiError>((found, event))
         })
         .await?;
-    let (found, event) = found;
     audit::commit(&req, &auditor, event).await?;
     let base = base_url(&req);
     let entries = found?

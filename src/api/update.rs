@@ -17,38 +17,15 @@ use uuid::Uuid;
 use super::ApiError;
 use super::audit::AuditNote;
 use super::patient::{respond, shown_as};
-use super::writes::{self, TxError, retry_key};
+use super::writes::{self, retry_key};
 use crate::auth::caller::{Caller, Mode};
-use crate::domain::patch::{self, Editor, Op, PatchError};
+use crate::domain::patch::{self, Editor, Op};
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
-use crate::fhir::parse::ParseError;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
-
-impl From<PatchError> for ApiError {
-    fn from(error: PatchError) -> Self {
-        match error {
-            PatchError::NoPatches => ApiError::InvalidUpdate("No patches found".into()),
-            PatchError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
-            PatchError::Invalid(reason) => ApiError::InvalidUpdate(reason),
-            PatchError::Forbidden(reason) => ApiError::ForbiddenUpdate(reason),
-        }
-    }
-}
-
-impl From<ParseError> for ApiError {
-    fn from(error: ParseError) -> Self {
-        match error {
-            ParseError::InvalidValue { field, value } => ApiError::InvalidValue { field, value },
-            ParseError::AdditionalProperty { field } => ApiError::AdditionalProperties(vec![field]),
-            ParseError::MissingValue { field } => ApiError::MissingValue(field),
-            ParseError::TooManyValues { field } => ApiError::TooManyValues(field),
-        }
-    }
-}
 
 /// `W/"3"` → 3.
 fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
@@ -105,7 +82,7 @@ struct Work {
 
 /// Reads the record, applies the patch and writes it if nobody else has
 /// meanwhile: `None` if somebody has (try again).
-fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxError> {
+fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiError> {
     let (row, answered) =
         updates::current(conn, work.nhs_number, work.request_id)?.ok_or(ApiError::NotFound)?;
     let previous = match answered {
@@ -116,33 +93,32 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxErr
         // The hash covers the caller too: another caller reusing the id is
         // a different request.
         if previous.request_hash != work.hash {
-            return Err(ApiError::RequestIdReused(work.request_id.to_string()).into());
+            return Err(ApiError::RequestIdReused(work.request_id.to_string()));
         }
         return replay(conn, work, &previous).map(Some);
     }
     if row.security == 3 {
-        return Err(ApiError::Invalidated.into());
+        return Err(ApiError::Invalidated);
     }
     if row.superseded_by.is_some() {
         return Err(ApiError::ForbiddenUpdate(
             "Update Failed - NHS No. supplied has been superseded in a merge".into(),
-        )
-        .into());
+        ));
     }
     if row.version != work.expected {
-        return Err(ApiError::VersionMismatch.into());
+        return Err(ApiError::VersionMismatch);
     }
-    let before = row.clone().into_patient().map_err(ApiError::from)?;
+    let before = row.clone().into_patient()?;
     if before.is_restricted()
         && work.editor == Editor::HealthcareWorker
         && work.clearance != Clearance::All
     {
         return Err(ApiError::ForbiddenUpdate(
             "updating a sensitive patient is only permitted with access to sensitive records (B1611)".into(),
-        )
-        .into());
+        ));
     }
-    let after = apply(&before, &work.ops, work.editor)?;
+    let today = chrono::Utc::now().date_naive();
+    let after = fhir::patch::apply::<ApiError>(&before, &work.ops, work.editor, today)?;
     let label = after.security;
     let (shown, redacted, sensitive_override) = shown_as(after.clone(), label, work.clearance);
     let mut event = work.audit.clone();
@@ -172,7 +148,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxErr
 /// The answer to a retry of a request already applied: the version it
 /// produced, read again and shown as the caller who retries may see it now,
 /// audited as a replay.
-fn replay(conn: &mut PgConnection, work: &Work, previous: &Remembered) -> Result<Answer, TxError> {
+fn replay(conn: &mut PgConnection, work: &Work, previous: &Remembered) -> Result<Answer, ApiError> {
     let (shown, redacted, sensitive_override) =
         writes::kept_version(conn, previous, work.clearance)?;
     let mut event = work.audit.clone();
@@ -241,16 +217,13 @@ pub async fn update(
     let answer = db
         .run(move |conn| {
             for _ in 0..ATTEMPTS {
-                match attempt(conn, &work) {
-                    Ok(Some(answer)) => return Ok(Ok(answer)),
-                    Ok(None) => continue,
-                    Err(TxError::Api(e)) => return Ok(Err(e)),
-                    Err(TxError::Db(e)) => return Err(e),
+                if let Some(answer) = attempt(conn, &work)? {
+                    return Ok(answer);
                 }
             }
-            Ok(Err(ApiError::VersionMismatch))
+            Err(ApiError::VersionMismatch)
         })
-        .await??;
+        .await?;
     // The audit row of the answer is already committed: with the change, or
     // (a replay) just before.
     let action = if answer.replayed {
@@ -260,47 +233,4 @@ pub async fn update(
     };
     req.extensions_mut().insert(AuditNote::recorded(action));
     Ok(respond(answer.patient))
-}
-
-/// Renders, patches, parses back and checks the business rules.
-fn apply(before: &Patient, ops: &[Op], editor: Editor) -> Result<Patient, ApiError> {
-    let current = fhir::patient::render(before);
-    let mut ids = new_ids(before);
-    let patched = patch::apply(&current, ops, &mut ids)?;
-    let touched = patch::touched(&current, ops);
-    let mut after =
-        fhir::parse::patient(&patched, before.nhs_number, before.version, before.security)?;
-    after.version = before.version + 1;
-    // Read-only elements come from the store, not from what was sent (the
-    // renderer shows confidential removal reasons as ORR, for instance).
-    after.details.removal = before.details.removal.clone();
-    after.details.verification = before.details.verification;
-    patch::check(
-        before,
-        &after,
-        editor,
-        &touched,
-        chrono::Utc::now().date_naive(),
-    )?;
-    Ok(after)
-}
-
-/// Server-assigned ids for appended list items: 8 hex digits, not already
-/// used in the record.
-fn new_ids(patient: &Patient) -> impl FnMut() -> String + use<> {
-    let d = &patient.details;
-    let mut used: std::collections::HashSet<String> = d
-        .names
-        .iter()
-        .map(|n| n.id.clone())
-        .chain(d.addresses.iter().map(|a| a.id.clone()))
-        .chain(d.telecoms.iter().map(|t| t.id.clone()))
-        .chain(d.contacts.iter().map(|c| c.id.clone()))
-        .collect();
-    move || loop {
-        let candidate = format!("{:08X}", rand::random::<u32>());
-        if used.insert(candidate.clone()) {
-            return candidate;
-        }
-    }
 }

@@ -1,9 +1,8 @@
-//! What PATCH and POST share: the transaction error type, the key under
-//! which an answer is remembered for retries, and the replay of a kept
-//! answer.
+//! What PATCH and POST share: the key under which an answer is remembered
+//! for retries, and the replay of a kept answer.
 
 use actix_web::HttpRequest;
-use diesel::{Connection, PgConnection};
+use diesel::PgConnection;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -12,46 +11,7 @@ use super::headers::X_REQUEST_ID;
 use crate::auth::caller::Caller;
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
-use crate::store::db::DbError;
 use crate::store::updates::Remembered;
-
-/// An error in a write: the database's, or the request's (which, inside a
-/// transaction, rolls it back just the same).
-pub(super) enum TxError {
-    Db(DbError),
-    Api(ApiError),
-}
-
-impl From<diesel::result::Error> for TxError {
-    fn from(e: diesel::result::Error) -> Self {
-        TxError::Db(DbError::from(e))
-    }
-}
-
-impl From<DbError> for TxError {
-    fn from(e: DbError) -> Self {
-        TxError::Db(e)
-    }
-}
-
-impl From<ApiError> for TxError {
-    fn from(e: ApiError) -> Self {
-        TxError::Api(e)
-    }
-}
-
-/// Runs `work` in a transaction. A request error rolls back and comes back
-/// as the inner `Err`; a database error as the outer one (for `Db::run`).
-pub(super) fn transaction<T>(
-    conn: &mut PgConnection,
-    work: impl FnOnce(&mut PgConnection) -> Result<T, TxError>,
-) -> Result<Result<T, ApiError>, DbError> {
-    match conn.transaction::<T, TxError, _>(work) {
-        Ok(value) => Ok(Ok(value)),
-        Err(TxError::Api(e)) => Ok(Err(e)),
-        Err(TxError::Db(e)) => Err(e),
-    }
-}
 
 /// The request's X-Request-ID (the gate has checked it is a UUID) and a
 /// SHA-256 of who asks, method, path and body: a retry must match both, so
@@ -88,15 +48,10 @@ pub(super) fn kept_version(
     conn: &mut PgConnection,
     kept: &Remembered,
     clearance: Clearance,
-) -> Result<(Patient, bool, bool), TxError> {
+) -> Result<(Patient, bool, bool), ApiError> {
     let number = u64::try_from(kept.nhs_number)
         .ok()
         .and_then(|n| NhsNumber::from_u64(n).ok())
         .ok_or_else(|| ApiError::Internal("a kept answer names no valid NHS number".into()))?;
-    Ok(super::history::shown_version(
-        conn,
-        number,
-        kept.version,
-        clearance,
-    )??)
+    super::history::shown_version(conn, number, kept.version, clearance)
 }

@@ -1,9 +1,13 @@
-//! Rendering domain values as FHIR R4 JSON.
+//! Rendering domain values as FHIR R4 JSON, and reading FHIR JSON back:
+//! a Patient (`parse`), a PatientCreateRequest (`create`) and a patched
+//! record (`patch`).
 
 pub mod bundle;
 pub mod capability;
+pub mod create;
 pub mod outcome;
 pub mod parse;
+pub mod patch;
 pub mod patient;
 pub mod related;
 pub mod urls;

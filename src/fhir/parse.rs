@@ -45,6 +45,19 @@ impl ParseError {
             | Self::TooManyValues { field } => field,
         }
     }
+
+    /// The same error, about the element at `f(field)` instead.
+    pub fn map_field(self, f: impl FnOnce(String) -> String) -> Self {
+        match self {
+            Self::InvalidValue { field, value } => Self::InvalidValue {
+                field: f(field),
+                value,
+            },
+            Self::AdditionalProperty { field } => Self::AdditionalProperty { field: f(field) },
+            Self::MissingValue { field } => Self::MissingValue { field: f(field) },
+            Self::TooManyValues { field } => Self::TooManyValues { field: f(field) },
+        }
+    }
 }
 
 impl std::fmt::Display for ParseError {
@@ -739,7 +752,7 @@ fn number(digits: &[u8]) -> Option<u32> {
 // Errors
 
 /// How a value is quoted in a diagnostic: strings as they are, anything else as JSON.
-fn shown(value: &Value) -> String {
+pub(super) fn shown(value: &Value) -> String {
     match value {
         Value::String(s) => s.clone(),
         other => other.to_string(),

@@ -116,11 +116,15 @@ impl Db {
         &self.pool
     }
 
-    /// Runs `work` on a blocking thread with a pooled connection.
-    pub async fn run<T, F>(&self, work: F) -> Result<T, DbError>
+    /// Runs `work` on a blocking thread with a pooled connection. `work`
+    /// fails with any error a [`DbError`] converts into (a handler's own
+    /// error type, so its refusals and the database's failures take one
+    /// path); so do the wait for a permit and the blocking pool.
+    pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut PgConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: RunError + Send + 'static,
     {
         let permit = tokio::time::timeout(self.wait, self.permits.clone().acquire_owned())
             .await
@@ -165,19 +169,92 @@ pub fn pool(url: &str, size: u32, wait: Duration) -> Pool {
         })
 }
 
+/// What the work given a pooled connection may fail with: an error a
+/// [`DbError`] converts into, which still tells whether it is the
+/// connection that failed. A connection lost at the transport level must
+/// not be handed out again (libpq never reconnects), so that much of a
+/// [`DbError::Unavailable`] has to survive the conversion.
+pub trait RunError: From<DbError> {
+    /// This error is (or carries) a transport failure of the connection
+    /// the work ran on.
+    fn connection_lost(&self) -> bool;
+}
+
+impl RunError for DbError {
+    fn connection_lost(&self) -> bool {
+        matches!(self, DbError::Unavailable(_))
+    }
+}
+
 /// Runs `work` on this (blocking) thread with a pooled connection; a
 /// connection that failed at the transport level is not reused.
-pub fn with_conn<T>(
+pub fn with_conn<T, E: RunError>(
     pool: &Pool,
     wait: Duration,
-    work: impl FnOnce(&mut PgConnection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
+    work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
     let mut conn = pool
         .get_timeout(wait)
         .map_err(|e| DbError::Unavailable(e.to_string()))?;
     let result = work(&mut conn.pg);
-    if matches!(result, Err(DbError::Unavailable(_))) {
+    if result.as_ref().is_err_and(E::connection_lost) {
         conn.broken = true;
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::testing::server_url;
+    use diesel::connection::SimpleConnection;
+
+    /// A handler's own error type: the database's failures, or its own
+    /// refusals.
+    #[derive(Debug)]
+    enum Failure {
+        Db(DbError),
+        Refused,
+    }
+
+    impl From<DbError> for Failure {
+        fn from(error: DbError) -> Self {
+            Self::Db(error)
+        }
+    }
+
+    impl RunError for Failure {
+        fn connection_lost(&self) -> bool {
+            matches!(self, Self::Db(e) if e.connection_lost())
+        }
+    }
+
+    fn select_one(conn: &mut PgConnection) -> Result<(), DbError> {
+        Ok(conn.batch_execute("SELECT 1")?)
+    }
+
+    #[test]
+    fn a_connection_lost_under_the_works_own_error_is_not_handed_out_again() {
+        let wait = Duration::from_secs(10);
+        let pool = pool(&server_url(), 1, wait);
+        // The work's own refusal leaves the connection in the pool.
+        let refused = with_conn(&pool, wait, |conn| {
+            select_one(conn)?;
+            Err::<(), _>(Failure::Refused)
+        });
+        assert!(matches!(refused, Err(Failure::Refused)));
+        assert_eq!(pool.state().connections, 1);
+        // The server ends the session: its transport error, passed on in
+        // the work's own error type, still retires the connection.
+        let lost = with_conn(&pool, wait, |conn| {
+            let _ = conn.batch_execute("SELECT pg_terminate_backend(pg_backend_pid())");
+            select_one(conn)?;
+            Ok::<_, Failure>(())
+        });
+        assert!(matches!(&lost, Err(f) if f.connection_lost()), "{lost:?}");
+        assert_eq!(pool.state().connections, 0);
+        // The next work gets a new one.
+        with_conn(&pool, wait, select_one).unwrap();
+        assert_eq!(pool.state().connections, 1);
+    }
 }

@@ -8,6 +8,7 @@ use super::db::DbError;
 use super::patients::PatientRow;
 use super::schema::{patient_former_names, patients};
 use crate::domain::Patient;
+use crate::domain::search::duplicates::{Duplicates, Matchers};
 use crate::domain::search::params::{DateRange, Pattern};
 
 /// `patients.security` below this is a record that may be returned.
@@ -103,6 +104,32 @@ pub fn candidates<T>(
         kept,
         truncated: false,
     })
+}
+
+/// Most patients born on one day that a create's matching examines before
+/// falling back to those with the same family name (about 2,000 per day at
+/// 70 million).
+const DUPLICATE_CAP: i64 = 10_000;
+
+/// The patients a create would duplicate (see `domain::search::duplicates`).
+/// Superseded and invalidated records never match; restricted, very
+/// restricted and deceased ones do.
+pub fn duplicates(conn: &mut PgConnection, matchers: &Matchers) -> Result<Duplicates, DbError> {
+    let keep = |p: Patient| matchers.duplicate(&p).map(|seen| (p.nhs_number, seen));
+    let query = |family| CandidateQuery {
+        family,
+        birth: matchers.birth(),
+        former_names: false,
+        cap: DUPLICATE_CAP,
+        very_restricted: true,
+    };
+    let mut found = candidates(conn, &query(None), keep)?;
+    if found.truncated {
+        // A placeholder birth date shared by very many records: only the
+        // same family name can be checked then.
+        found = candidates(conn, &query(matchers.family()), keep)?;
+    }
+    Ok(Duplicates::of(found.kept))
 }
 
 fn former_name_matches(

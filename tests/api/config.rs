@@ -68,3 +68,38 @@ fn pds_uuid_prints_a_fresh_request_id() {
     assert_eq!(first.len(), 37, "hyphenated, one line: {first:?}");
     assert_ne!(first, second);
 }
+
+#[test]
+fn a_bad_allocation_range_refuses_to_start() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_pds"))
+        .arg("serve")
+        .env("ALLOCATION_RANGE", "9000001000")
+        .env("BIND", "127.0.0.1:0")
+        .env(
+            "PG_DATA_DIR",
+            std::env::temp_dir().join("pds-never-started"),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("running pds");
+    // Refused while reading the settings, before any database or port.
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("waiting for pds") {
+            break status;
+        }
+        if started.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            panic!("pds started with ALLOCATION_RANGE=9000001000");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    assert!(!status.success());
+    assert!(
+        stderr.contains("invalid ALLOCATION_RANGE: '9000001000' is not a range"),
+        "{stderr}"
+    );
+}

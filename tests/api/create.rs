@@ -4,7 +4,7 @@ use crate::helpers::{TestApp, patient_token, settings, spine_code, token};
 use diesel::RunQueryDsl;
 use pds::auth::personas::Persona;
 use pds::domain::{NhsNumber, Patient};
-use pds::store::allocate::DEFAULT_RANGE;
+use pds::store::allocate::{AllocationRange, DEFAULT_RANGE};
 use pds::store::seed::sandbox;
 use reqwest::Method;
 use reqwest::header::HeaderMap;
@@ -562,6 +562,44 @@ async fn a_failed_create_allocates_nothing() {
         ),
         2
     );
+}
+
+#[tokio::test]
+async fn each_app_allocates_from_its_own_range_until_it_is_used_up() {
+    // Two blocks of ten: at most two numbers (one check digit each).
+    let range = AllocationRange::parse("9000004000-9000004019").unwrap();
+    let mut s = settings();
+    s.allocation_range = range;
+    let app = TestApp::spawn_with(s).await;
+    let expected: Vec<NhsNumber> = (range.first() / 10..=range.last() / 10)
+        .filter_map(NhsNumber::from_stem)
+        .collect();
+    let people = [
+        person("Quennell", &["Rosalind"], "1964-09-12", "female", "YO1 7HH"),
+        person("Abernathy", &["Tobias"], "1975-03-04", "male", "EX1 1AA"),
+        person("Okonkwo", &["Ifeoma"], "1988-11-30", "female", "M1 1AE"),
+    ];
+    let mut given = Vec::new();
+    for body in &people[..expected.len()] {
+        let (status, _, answer) = create(&app, body).await;
+        assert_eq!(status, 201, "{answer}");
+        given.push(number_of(&answer));
+    }
+    assert_eq!(given, expected);
+    // The next create finds the range used up: 503, and nothing stored.
+    let before = patients(&app);
+    let (status, headers, body) = create(&app, &people[expected.len()]).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(spine_code(&body), "SERVICE_UNAVAILABLE");
+    assert_eq!(body["issue"][0]["code"], "exception");
+    assert!(diagnostics(&body).contains(&range.to_string()), "{body}");
+    assert_eq!(headers.get("retry-after").unwrap(), "5");
+    assert_eq!(patients(&app), before);
+    // Another app of the same process still allocates from the default.
+    let other = TestApp::spawn().await;
+    let (status, _, answer) = create(&other, &people[expected.len()]).await;
+    assert_eq!(status, 201, "{answer}");
+    assert!(in_range(number_of(&answer)));
 }
 
 #[tokio::test]

@@ -203,6 +203,7 @@ pub fn settings() -> Settings {
         client_body_idle_timeout: Duration::from_secs(5),
         keep_alive: Duration::from_secs(75),
         shutdown_timeout: Duration::from_secs(1),
+        allocation_range: pds::store::allocate::DEFAULT_RANGE,
         auth: AuthSettings {
             jwks_files: Vec::new(),
             jwks_urls: Vec::new(),

@@ -18,6 +18,8 @@ mod apply;
 mod ops;
 mod rules;
 
+use std::collections::HashSet;
+
 pub use apply::{apply, touched};
 pub use ops::{Op, OpKind, parse_ops};
 pub use rules::{Editor, check};
@@ -87,6 +89,20 @@ impl std::fmt::Display for PatchError {
 }
 
 impl std::error::Error for PatchError {}
+
+/// Server-assigned ids for new list items (an item appended by a PATCH,
+/// every item of a create): 8 hex digits, as PDS, never one of `used` nor
+/// one handed out before.
+pub fn item_ids(mut used: HashSet<String>) -> impl FnMut() -> String {
+    move || {
+        loop {
+            let candidate = format!("{:08X}", rand::random::<u32>());
+            if used.insert(candidate.clone()) {
+                return candidate;
+            }
+        }
+    }
+}
 
 /// Shorthand for [`PatchError::Invalid`].
 fn invalid(text: impl Into<String>) -> PatchError {

@@ -1,12 +1,20 @@
 //! Every error the API returns, and its one mapping to HTTP status and a
 //! FHIR OperationOutcome. Handlers return `ApiError`; none builds error JSON.
+//! The Spine codes are in [`spine`]; what the other layers' errors become,
+//! in `from`.
+
+mod from;
+pub mod spine;
 
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpResponse, ResponseError};
 
 use super::FHIR_JSON;
 use crate::fhir::outcome::{self, Issue};
-use crate::store::db::DbError;
+use spine::{Spec, Spine};
+
+/// What went wrong behind a 500: logged with its sources, never shown.
+pub type Cause = Box<dyn std::error::Error + Send + Sync>;
 
 /// Seconds a client should wait before retrying a 503 (PDS sends 5).
 pub const RETRY_AFTER_SECS: u32 = 5;
@@ -15,7 +23,7 @@ pub const RETRY_AFTER_SECS: u32 = 5;
 pub const GUIDANCE: &str =
     "https://digital.nhs.uk/developer/api-catalogue/personal-demographics-service-fhir";
 
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// 401: no usable bearer token; the text is the PDS diagnostics.
     #[error("unauthorised: {0}")]
@@ -111,10 +119,14 @@ pub enum ApiError {
     /// 503: the NHS number allocation range (shown) is used up.
     #[error("allocation range {0} exhausted")]
     AllocationExhausted(String),
+    /// 503: the database is unreachable or busy, or the audit trail cannot
+    /// be written (the cause is logged).
     #[error("service unavailable: {0}")]
     Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// 500: a fault of the service. The cause is logged with the request,
+    /// whose X-Request-ID the answer asks the client to quote.
+    #[error("internal error")]
+    Internal(#[source] Cause),
     /// 429: the caller is over its rate limit (see `limits`); `client` names
     /// it, `retry_after` is whole seconds (at least 1).
     #[error("too many requests from {client}")]
@@ -145,301 +157,67 @@ pub enum ApiError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ServerFault(pub &'static str);
 
-struct Spec {
-    status: StatusCode,
-    severity: &'static str,
-    code: &'static str,
-    spine_code: &'static str,
-    display: &'static str,
-}
-
-const fn spec(
-    status: StatusCode,
-    severity: &'static str,
-    code: &'static str,
-    spine_code: &'static str,
-    display: &'static str,
-) -> Spec {
-    Spec {
-        status,
-        severity,
-        code,
-        spine_code,
-        display,
-    }
-}
-
 impl ApiError {
-    fn spec(&self) -> Spec {
-        use StatusCode as S;
+    /// The Spine code this error is answered with.
+    pub fn spine(&self) -> Spine {
+        use Spine as C;
         match self {
-            Self::Unauthorized(_) => spec(
-                S::UNAUTHORIZED,
-                "error",
-                "forbidden",
-                "ACCESS_DENIED",
-                "Access Denied - Unauthorised",
-            ),
-            Self::PatientForbidden => spec(
-                S::FORBIDDEN,
-                "error",
-                "forbidden",
-                "ACCESS_DENIED",
-                "Patient cannot perform this action",
-            ),
-            Self::Forbidden(_) => spec(
-                S::FORBIDDEN,
-                "error",
-                "forbidden",
-                "ACCESS_DENIED",
-                "Access Denied - Unauthorised",
-            ),
-            Self::InvalidRole(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_VALUE",
-                "Provided value is invalid",
-            ),
-            Self::InvalidMethod { .. } => {
-                spec(S::FORBIDDEN, "error", "forbidden", "INVALID_METHOD", "")
+            Self::Unauthorized(_) | Self::PatientForbidden | Self::Forbidden(_) => C::AccessDenied,
+            Self::InvalidRole(_)
+            | Self::RequestIdReused(_)
+            | Self::InvalidValue { .. }
+            | Self::SingleResultOnly { .. }
+            | Self::InvalidRequestId(_) => C::InvalidValue,
+            Self::InvalidMethod { .. } => C::InvalidMethod,
+            Self::MissingRequestId | Self::MissingValue(_) | Self::MissingBirthDate => {
+                C::MissingValue
             }
-            Self::RequestIdReused(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_VALUE",
-                "Provided value is invalid",
-            ),
-            Self::PreconditionFailed => spec(
-                S::PRECONDITION_FAILED,
-                "error",
-                "structure",
-                "PRECONDITION_FAILED",
-                "Required condition was not fulfilled",
-            ),
-            Self::VersionMismatch => spec(
-                S::CONFLICT,
-                "error",
-                "conflict",
-                "RESOURCE_VERSION_MISMATCH",
-                "Resource version supplied does not match actual version",
-            ),
-            Self::InvalidUpdate(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "structure",
-                "INVALID_UPDATE",
-                "Update is invalid",
-            ),
-            Self::ForbiddenUpdate(_) => spec(
-                S::FORBIDDEN,
-                "information",
-                "forbidden",
-                "FORBIDDEN_UPDATE",
-                "Update is forbidden",
-            ),
-            Self::MissingValue(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "required",
-                "MISSING_VALUE",
-                "Required value is missing",
-            ),
-            Self::TooManyValues(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "TOO_MANY_VALUES_SUBMITTED",
-                "Too many values submitted",
-            ),
-            Self::AdditionalProperties(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "invariant",
-                "ADDITIONAL_PROPERTIES",
-                "Additional properties should not be included",
-            ),
-            Self::InvalidValue { .. } => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_VALUE",
-                "Provided value is invalid",
-            ),
-            Self::MissingBirthDate => spec(
-                S::BAD_REQUEST,
-                "error",
-                "required",
-                "MISSING_VALUE",
-                "Required value is missing",
-            ),
-            Self::InvalidSearchData(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_SEARCH_DATA",
-                "Search data is invalid",
-            ),
-            Self::TooManyMatches => spec(
-                S::OK,
-                "information",
-                "multiple-matches",
-                "TOO_MANY_MATCHES",
-                "Too Many Matches",
-            ),
+            Self::PreconditionFailed => C::PreconditionFailed,
+            Self::VersionMismatch => C::ResourceVersionMismatch,
+            Self::InvalidUpdate(_) => C::InvalidUpdate,
+            Self::ForbiddenUpdate(_) => C::ForbiddenUpdate,
+            Self::TooManyValues(_) | Self::TooManyItems { .. } => C::TooManyValuesSubmitted,
+            Self::TooFewItems { .. } => C::TooFewValuesSubmitted,
+            Self::AdditionalProperties(_) => C::AdditionalProperties,
+            Self::InvalidSearchData(_) => C::InvalidSearchData,
+            Self::TooManyMatches => C::TooManyMatches,
+            Self::InvalidResourceId => C::InvalidResourceId,
+            Self::NotFound => C::ResourceNotFound,
+            Self::Invalidated => C::InvalidatedResource,
+            Self::UnsupportedRequest(_) => C::UnsupportedRequest,
+            Self::UnsupportedService => C::UnsupportedService,
+            Self::InvalidCreate(_) => C::InvalidCreate,
+            Self::SingleMatch(_) => C::SingleMatch,
+            Self::MultipleMatches | Self::MatchWithheld => C::MultipleMatches,
+            Self::AllocationExhausted(_) | Self::Unavailable(_) => C::ServiceUnavailable,
+            Self::Internal(_) => C::UnknownError,
+            Self::TooManyRequests { .. } => C::TooManyRequests,
+            Self::PayloadTooLarge { .. } => C::RequestTooLarge,
+            // Here the service could not be called because the request
+            // never arrived whole.
+            Self::BodyTimeout { .. } | Self::Unparsed { status: 408 } => C::UnableToCallService,
+            Self::Unparsed { status: 431 } => C::RequestTooLarge,
+            Self::Unparsed { .. } => C::InvalidValue,
+        }
+    }
+
+    /// How this error is answered: its code's entry, and where PDS answers
+    /// this error otherwise than the code's other errors, the difference.
+    fn spec(&self) -> Spec {
+        let spec = self.spine().spec();
+        match self {
+            Self::Unauthorized(_) => spec.with_status(StatusCode::UNAUTHORIZED),
+            Self::PatientForbidden => spec.with_display("Patient cannot perform this action"),
+            // The display names the mode (`display`).
             Self::SingleResultOnly { .. } => {
-                spec(S::FORBIDDEN, "error", "token", "INVALID_VALUE", "")
+                spec.with_status(StatusCode::FORBIDDEN).with_issue("token")
             }
-            Self::MissingRequestId => spec(
-                S::BAD_REQUEST,
-                "error",
-                "required",
-                "MISSING_VALUE",
-                "Required value is missing",
-            ),
-            Self::InvalidRequestId(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_VALUE",
-                "Provided value is invalid",
-            ),
-            Self::InvalidResourceId => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_RESOURCE_ID",
-                "Resource Id is invalid",
-            ),
-            Self::NotFound => spec(
-                S::NOT_FOUND,
-                "information",
-                "not-found",
-                "RESOURCE_NOT_FOUND",
-                "Resource not found",
-            ),
-            Self::Invalidated => spec(
-                S::NOT_FOUND,
-                "error",
-                "processing",
-                "INVALIDATED_RESOURCE",
-                "Resource that has been marked as invalid was requested - invalid resources cannot be retrieved",
-            ),
-            Self::UnsupportedRequest(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "UNSUPPORTED_REQUEST",
-                "The request is not one that is supported.",
-            ),
-            Self::UnsupportedService => spec(
-                S::BAD_REQUEST,
-                "error",
-                "processing",
-                "UNSUPPORTED_SERVICE",
-                "Unsupported Service",
-            ),
-            Self::InvalidCreate(_) => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_CREATE",
-                "Patient create data is invalid",
-            ),
-            Self::SingleMatch(_) => spec(
-                S::OK,
-                "error",
-                "value",
-                "SINGLE_MATCH",
-                "Single match found",
-            ),
-            Self::MultipleMatches | Self::MatchWithheld => spec(
-                S::OK,
-                "error",
-                "value",
-                "MULTIPLE_MATCHES",
-                "Multiple matches found",
-            ),
-            Self::TooManyItems { .. } => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "TOO_MANY_VALUES_SUBMITTED",
-                "Too many values submitted",
-            ),
-            Self::TooFewItems { .. } => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "TOO_FEW_VALUES_SUBMITTED",
-                "Too few values submitted",
-            ),
-            Self::AllocationExhausted(_) => spec(
-                S::SERVICE_UNAVAILABLE,
-                "error",
-                "exception",
-                "SERVICE_UNAVAILABLE",
-                "Service unavailable",
-            ),
-            Self::Unavailable(_) => spec(
-                S::SERVICE_UNAVAILABLE,
-                "error",
-                "timeout",
-                "SERVICE_UNAVAILABLE",
-                "Service unavailable",
-            ),
-            Self::Internal(_) => spec(
-                S::INTERNAL_SERVER_ERROR,
-                "error",
-                "unknown",
-                "UNKNOWN_ERROR",
-                "Unknown Error",
-            ),
-            Self::TooManyRequests { .. } => spec(
-                S::TOO_MANY_REQUESTS,
-                "error",
-                "value",
-                "TOO_MANY_REQUESTS",
-                "Too many requests",
-            ),
-            Self::PayloadTooLarge { .. } => spec(
-                S::PAYLOAD_TOO_LARGE,
-                "error",
-                "too-long",
-                "REQUEST_TOO_LARGE",
-                "Request is too large",
-            ),
-            // PDS's only 408 code; here the service could not be called
-            // because the request never arrived whole.
-            Self::BodyTimeout { .. } => spec(
-                S::REQUEST_TIMEOUT,
-                "error",
-                "timeout",
-                "UNABLE_TO_CALL_SERVICE",
-                "Unable to call service",
-            ),
-            Self::Unparsed { status: 408 } => spec(
-                S::REQUEST_TIMEOUT,
-                "error",
-                "timeout",
-                "UNABLE_TO_CALL_SERVICE",
-                "Unable to call service",
-            ),
-            Self::Unparsed { status: 431 } => spec(
-                S::REQUEST_HEADER_FIELDS_TOO_LARGE,
-                "error",
-                "too-long",
-                "REQUEST_TOO_LARGE",
-                "Request is too large",
-            ),
-            Self::Unparsed { .. } => spec(
-                S::BAD_REQUEST,
-                "error",
-                "value",
-                "INVALID_VALUE",
-                "Provided value is invalid",
-            ),
+            // A used-up range, not a database that may come back.
+            Self::AllocationExhausted(_) => spec.with_issue("exception"),
+            Self::Unparsed { status: 431 } => {
+                spec.with_status(StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE)
+            }
+            _ => spec,
         }
     }
 
@@ -592,15 +370,17 @@ impl ResponseError for ApiError {
         let spec = self.spec();
         match self {
             Self::Unavailable(cause) => tracing::warn!(%cause, "answering 503"),
-            Self::Internal(cause) => tracing::error!(%cause, "answering 500"),
+            Self::Internal(cause) => {
+                tracing::error!(cause = %Chain(cause.as_ref()), "answering 500");
+            }
             _ => {}
         }
         let diagnostics = self.diagnostics();
         let display = self.display();
         let body = outcome::render(&Issue {
             severity: spec.severity,
-            code: spec.code,
-            spine_code: spec.spine_code,
+            code: spec.issue,
+            spine_code: spec.code,
             display: &display,
             diagnostics: diagnostics.as_deref(),
         });
@@ -625,11 +405,45 @@ impl ResponseError for ApiError {
     }
 }
 
-impl From<DbError> for ApiError {
-    fn from(error: DbError) -> Self {
-        match error {
-            DbError::Unavailable(cause) => Self::Unavailable(cause),
-            other => Self::Internal(other.to_string()),
+/// An error and its sources, `: `-separated, as one log field.
+struct Chain<'a>(&'a (dyn std::error::Error + 'static));
+
+impl std::fmt::Display for Chain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0)?;
+        let mut source = self.0.source();
+        while let Some(error) = source {
+            write!(f, ": {error}")?;
+            source = error.source();
         }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("reading the row")]
+    struct Outer(#[source] std::io::Error);
+
+    #[test]
+    fn the_logged_cause_carries_the_whole_chain() {
+        let error = ApiError::Internal(Box::new(Outer(std::io::Error::other("disk on fire"))));
+        let ApiError::Internal(cause) = &error else {
+            unreachable!()
+        };
+        assert_eq!(
+            Chain(cause.as_ref()).to_string(),
+            "reading the row: disk on fire"
+        );
+        // The client is told to quote its request id, not the cause.
+        let shown = error.diagnostics().unwrap();
+        assert!(
+            shown.contains("X-Request-ID") && !shown.contains("disk"),
+            "{shown}"
+        );
+        assert_eq!(error.spec().status, StatusCode::INTERNAL_SERVER_ERROR);
     }
 }
