@@ -132,8 +132,12 @@ impl Db {
             .map_err(|_| DbError::Unavailable("pool closed".into()))?;
         let pool = self.pool.clone();
         let wait = self.wait;
+        // The blocking thread works for this request: its log lines carry
+        // the request's span (request id, route, access mode).
+        let span = tracing::Span::current();
         actix_web::web::block(move || {
             let _permit = permit;
+            let _request = span.enter();
             with_conn(&pool, wait, work)
         })
         .await
