@@ -2,6 +2,7 @@
 //! X-Request-ID, route template and access mode (the `request` span).
 
 use crate::helpers::{TestDatabase, free_port, test_cluster_dir, token};
+use diesel::RunQueryDsl;
 use pds::auth::personas::Persona;
 use pds::store::seed::sandbox;
 use serde_json::Value;
@@ -20,10 +21,10 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
         .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
         .env("BIND", format!("127.0.0.1:{port}"))
         .env("SEED_COUNT", "0")
-        // The second request is over the limit: its "rate limited" line is
+        // The third request is over the limit: its "rate limited" line is
         // written deep inside the request, after the gate.
         .env("RATE_LIMIT_PER_SECOND", "1")
-        .env("RATE_LIMIT_BURST", "1")
+        .env("RATE_LIMIT_BURST", "2")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
         .env_remove("CONFIG_FILE")
@@ -31,6 +32,14 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("starting the server");
+    // A record that cannot be decoded: its retrieve is a 500, whose cause
+    // the log must tell, under the request's id.
+    diesel::sql_query(format!(
+        "UPDATE patients SET details = '\\x09' WHERE nhs_number = {}",
+        sandbox::JAYNE_SMYTH
+    ))
+    .execute(&mut database.connect())
+    .expect("corrupting a record");
     let client = reqwest::Client::new();
     let started = Instant::now();
     while client.get(format!("{base}/_ping")).send().await.is_err() {
@@ -38,11 +47,15 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let clinician = token(Persona::Clinician);
-    let (first, second) = (crate::helpers::rid(), crate::helpers::rid());
+    let ids: Vec<String> = (0..3).map(|_| crate::helpers::rid()).collect();
     let mut statuses = Vec::new();
-    for id in [&first, &second] {
+    for (id, number) in ids.iter().zip([
+        sandbox::JANE_SMITH,
+        sandbox::JAYNE_SMYTH,
+        sandbox::JANE_SMITH,
+    ]) {
         let response = client
-            .get(format!("{base}/Patient/{}", sandbox::JANE_SMITH))
+            .get(format!("{base}/Patient/{number}"))
             .bearer_auth(&clinician)
             .header("X-Request-ID", id.as_str())
             .send()
@@ -52,7 +65,7 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
     }
     let _ = server.kill();
     let _ = server.wait();
-    assert_eq!(statuses, [200, 429]);
+    assert_eq!(statuses, [200, 500, 429]);
 
     let lines: Vec<Value> = std::fs::read_to_string(&log)
         .expect("log")
@@ -67,7 +80,7 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
             .unwrap_or_else(|| panic!("no {message:?} line for {id}: {lines:#?}"))
             .clone()
     };
-    for (id, status) in [(&first, 200), (&second, 429)] {
+    for (id, status) in ids.iter().zip([200, 500, 429]) {
         let done = line(id, "request");
         assert_eq!(done["fields"]["status"], status);
         assert_eq!(done["span"]["name"], "request");
@@ -79,7 +92,11 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
             "the NHS number is not logged: {done}"
         );
     }
-    let limited = line(&second, "rate limited");
+    let failed = line(&ids[1], "answering 500");
+    assert_eq!(failed["span"]["access_mode"], "healthcare-worker");
+    let cause = failed["fields"]["cause"].as_str().unwrap_or_default();
+    assert!(cause.contains("format 9"), "the cause is told: {failed}");
+    let limited = line(&ids[2], "rate limited");
     assert_eq!(limited["span"]["route"], "/Patient/{id}");
     assert_eq!(limited["span"]["access_mode"], "healthcare-worker");
 }
