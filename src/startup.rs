@@ -11,6 +11,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use anyhow::Context;
 use diesel::{Connection, PgConnection};
+use pds_local_pg::LocalCluster;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -26,7 +27,6 @@ use crate::config::{AuthSettings, Settings};
 use crate::store::audit::Auditor;
 use crate::store::db::{self, Db};
 use crate::store::lookup::Lookup;
-use crate::store::provision::LocalCluster;
 use crate::store::{migrate, seed};
 
 /// Name of the database the server creates in its own cluster.

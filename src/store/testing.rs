@@ -5,7 +5,7 @@ use diesel::connection::SimpleConnection;
 use diesel::{Connection, PgConnection};
 use std::path::PathBuf;
 
-use super::provision::LocalCluster;
+use pds_local_pg::LocalCluster;
 
 /// A maintenance-database URL on the test server: `DATABASE_URL` when set,
 /// else a cluster provisioned under `target/test-pg` (shared by test

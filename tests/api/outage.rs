@@ -3,8 +3,8 @@
 use crate::helpers::{TestApp, settings, spine_code, test_cluster_dir, token};
 use diesel::{Connection, PgConnection};
 use pds::auth::personas::Persona;
-use pds::store::provision::LocalCluster;
 use pds::store::{migrate, seed};
+use pds_local_pg::LocalCluster;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
