@@ -5,8 +5,9 @@ use diesel::{Connection, PgConnection};
 use pds::auth::dev::DevKeys;
 use pds::auth::personas::{self, Overrides, Persona};
 use pds::config::Settings;
+use pds::seed;
 use pds::startup::{Application, prepare_database};
-use pds::store::{migrate, seed};
+use pds::store::migrate;
 
 // Requests allocate many small, short-lived values; mimalloc serves them with
 // less CPU than the system allocator (about 40% more retrieves per second
@@ -122,7 +123,7 @@ fn main() -> anyhow::Result<()> {
             let url = database_url(&settings)?;
             let mut conn = PgConnection::establish(&url)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for d in pds::store::sample::draw(&mut conn, count)? {
+            for d in pds::seed::sample::draw(&mut conn, count)? {
                 use std::io::Write;
                 writeln!(
                     out,

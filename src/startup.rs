@@ -24,10 +24,11 @@ use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
 use crate::config::{AuthSettings, Settings};
+use crate::seed;
 use crate::store::audit::Auditor;
 use crate::store::db::{self, Db};
 use crate::store::lookup::Lookup;
-use crate::store::{migrate, seed};
+use crate::store::migrate;
 
 /// Name of the database the server creates in its own cluster.
 const LOCAL_DATABASE: &str = "pds";

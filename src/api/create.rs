@@ -949,7 +949,7 @@ fn rules(patient: &Patient, addresses: &[Value], today: NaiveDate) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::seed::sandbox;
+    use crate::seed::sandbox;
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()

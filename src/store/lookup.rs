@@ -338,7 +338,7 @@ mod tests {
     use super::*;
     use crate::domain::Patient;
     use crate::domain::codes::Security;
-    use crate::store::seed;
+    use crate::seed;
     use crate::store::testing::ScratchDb;
 
     /// (requested, clearance) → what the trail must say: status, numbers,

@@ -1,4 +1,4 @@
-//! PostgreSQL: schema, queries, migrations, seed data.
+//! PostgreSQL: schema, queries, migrations, the audit trail.
 
 pub mod allocate;
 pub mod audit;
@@ -8,9 +8,7 @@ pub mod lookup;
 pub mod migrate;
 pub mod patients;
 pub mod related;
-pub mod sample;
 pub mod schema;
 pub mod search;
-pub mod seed;
 pub mod testing;
 pub mod updates;

@@ -326,8 +326,8 @@ pub fn versions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed;
     use crate::store::audit::AuditEvent;
-    use crate::store::seed;
     use crate::store::testing::ScratchDb;
 
     fn count(conn: &mut PgConnection, table: &str) -> i64 {

@@ -4,7 +4,7 @@
 
 use crate::helpers::{TestDatabase, patient_token, test_cluster_dir, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};

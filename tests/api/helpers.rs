@@ -17,8 +17,9 @@ use std::time::Duration;
 use pds::auth::dev::DevKeys;
 use pds::auth::personas::{self, Overrides, Persona};
 use pds::config::{AuthSettings, Settings};
+use pds::seed;
 use pds::startup::Application;
-use pds::store::{migrate, seed};
+use pds::store::migrate;
 
 /// Synthetic patients in the template, beside the sandbox ones.
 pub const TEMPLATE_POPULATION: u64 = 500;

@@ -3,7 +3,8 @@
 use crate::helpers::{TestApp, settings, spine_code, test_cluster_dir, token};
 use diesel::{Connection, PgConnection};
 use pds::auth::personas::Persona;
-use pds::store::{migrate, seed};
+use pds::seed;
+use pds::store::migrate;
 use pds_local_pg::LocalCluster;
 use serde_json::Value;
 use std::time::{Duration, Instant};

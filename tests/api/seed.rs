@@ -3,8 +3,8 @@
 use crate::helpers::TestDatabase;
 use diesel::prelude::*;
 use pds::domain::NhsNumber;
+use pds::seed;
 use pds::store::schema::patients;
-use pds::store::seed;
 
 fn synthetic(conn: &mut PgConnection) -> Vec<(i64, Vec<u8>)> {
     patients::table

@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double};
 
-use super::db::DbError;
-use super::patients::PatientRow;
 use crate::domain::Patient;
 use crate::domain::codes::{AddressUse, NameUse};
+use crate::store::db::DbError;
+use crate::store::patients::PatientRow;
 
 /// One line of search inputs: what a GP system would type in for a patient.
 pub struct Drawn {
@@ -30,7 +30,7 @@ pub fn draw(conn: &mut PgConnection, count: i64) -> Result<Vec<Drawn>, DbError> 
          WHERE p.nhs_number >= $2 ORDER BY random()",
     )
     .bind::<Double, _>(count as f64)
-    .bind::<BigInt, _>(super::seed::SYNTHETIC_FROM)
+    .bind::<BigInt, _>(super::SYNTHETIC_FROM)
     .load(conn)?;
     let mut drawn = Vec::new();
     for row in rows {
@@ -74,7 +74,7 @@ fn inputs(patient: &Patient) -> Option<Drawn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::seed;
+    use crate::seed;
     use crate::store::testing::ScratchDb;
 
     #[test]
