@@ -31,11 +31,12 @@ WORKDIR /src
 # manifests must all be present for cargo to load the workspace.
 COPY Cargo.toml Cargo.lock ./
 COPY crates/local-pg/Cargo.toml ./crates/local-pg/
-RUN mkdir src crates/local-pg/src \
+COPY crates/test-db/Cargo.toml ./crates/test-db/
+RUN mkdir src crates/local-pg/src crates/test-db/src \
     && echo 'fn main() {}' > src/main.rs \
-    && touch crates/local-pg/src/lib.rs \
+    && touch crates/local-pg/src/lib.rs crates/test-db/src/lib.rs \
     && cargo build --release --locked --bin pds \
-    && rm -rf src crates/local-pg/src target/release/pds target/release/deps/pds-* \
+    && rm -rf src crates/*/src target/release/pds target/release/deps/pds-* \
        target/release/deps/libpds-* target/release/deps/libpds_local_pg-* \
        target/release/.fingerprint/pds-*
 

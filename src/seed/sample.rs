@@ -75,11 +75,11 @@ fn inputs(patient: &Patient) -> Option<Drawn> {
 mod tests {
     use super::*;
     use crate::seed;
-    use crate::store::testing::ScratchDb;
+    use crate::store::migrate::test_database;
 
     #[test]
     fn draws_distinct_synthetic_patients_with_every_field() {
-        let (_db, mut conn) = ScratchDb::new("sample_test");
+        let (_db, mut conn) = test_database("sample_test");
         seed::ensure_seeded(&mut conn, 300, 1).unwrap();
         let drawn = draw(&mut conn, 50).unwrap();
         assert_eq!(drawn.len(), 50);

@@ -10,5 +10,4 @@ pub mod patients;
 pub mod related;
 pub mod schema;
 pub mod search;
-pub mod testing;
 pub mod updates;

@@ -140,7 +140,12 @@ async fn a_stuck_retrieve_lookup_gives_503_quickly_and_recovers() {
     assert_eq!(app.get("/Patient/9000000009").await.status(), 200);
 
     // Another session locks the table, so the lookup thread's query waits.
-    let url = app.database.as_ref().expect("own database").url.clone();
+    let url = app
+        .database
+        .as_ref()
+        .expect("own database")
+        .url()
+        .to_owned();
     let (unlock, unlocked) = std::sync::mpsc::channel::<()>();
     let (is_locked, locked) = std::sync::mpsc::channel::<()>();
     let locker = std::thread::spawn(move || {
