@@ -1,10 +1,15 @@
 //! Against a real PostgreSQL (the test server of `pds_test_db`). Each test
 //! gets a database of its own.
 
+use super::row::{MAX_TEXT, clean, split_uuid};
+use super::writer::writer_url;
 use super::*;
 use chrono::SubsecRound;
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, SmallInt, Text};
 use pds_test_db::TestDatabase;
+use std::thread;
+use std::time::{Duration, Instant};
 
 use crate::store::migrate;
 
