@@ -21,6 +21,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Return freed memory to the OS at once. Queries run on blocking threads
 /// that free in bursts and then sit idle; with mimalloc's default delay the
 /// resident set passed 250 MB under fuzzy search, with none about 90 MB.
+#[allow(
+    unsafe_code,
+    reason = "mimalloc's options are set through its C API; the call is sound"
+)]
 fn purge_freed_memory_at_once() {
     // SAFETY: sets a plain integer option; mimalloc allows it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
