@@ -49,6 +49,8 @@ COPY build.rs ./build.rs
 # include_bytes! in src/api/docs.rs), for /openapi.yaml, /openapi.json, /docs.
 COPY openapi.yaml ./openapi.yaml
 COPY assets ./assets
+# The built-in access policy is embedded too (include_str! in src/auth/policy.rs).
+COPY policy ./policy
 COPY crates ./crates
 COPY src ./src
 # Reported as revision/commitId by /_ping and /_status (read at compile time).
