@@ -26,14 +26,19 @@ RUN apt-get update \
 
 WORKDIR /src
 
-# Build the dependency graph first against a placeholder binary, so this layer
-# is reused until Cargo.toml or Cargo.lock changes.
+# Build the dependency graph first against placeholder sources, so this layer
+# is reused until a Cargo.toml or Cargo.lock changes. The workspace members'
+# manifests must all be present for cargo to load the workspace.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src \
+COPY crates/local-pg/Cargo.toml ./crates/local-pg/
+COPY crates/test-db/Cargo.toml ./crates/test-db/
+RUN mkdir src crates/local-pg/src crates/test-db/src \
     && echo 'fn main() {}' > src/main.rs \
+    && touch crates/local-pg/src/lib.rs crates/test-db/src/lib.rs \
     && cargo build --release --locked --bin pds \
-    && rm -rf src target/release/pds target/release/deps/pds-* \
-       target/release/deps/libpds-* target/release/.fingerprint/pds-*
+    && rm -rf src crates/*/src target/release/pds target/release/deps/pds-* \
+       target/release/deps/libpds-* target/release/deps/libpds_local_pg-* \
+       target/release/.fingerprint/pds-*
 
 # migrations/ is embedded at compile time by diesel_migrations'
 # embed_migrations!("migrations"), so it must be present for the real build.
@@ -44,12 +49,15 @@ COPY build.rs ./build.rs
 # include_bytes! in src/api/docs.rs), for /openapi.yaml, /openapi.json, /docs.
 COPY openapi.yaml ./openapi.yaml
 COPY assets ./assets
+# The built-in access policy is embedded too (include_str! in src/auth/policy.rs).
+COPY policy ./policy
+COPY crates ./crates
 COPY src ./src
 # Reported as revision/commitId by /_ping and /_status (read at compile time).
 ARG PDS_COMMIT=unknown
 # Touch the crate roots so cargo never mistakes the real sources for the
 # placeholder built above (COPY keeps the files' original timestamps).
-RUN touch src/main.rs src/lib.rs \
+RUN touch src/main.rs src/lib.rs crates/local-pg/src/lib.rs \
     && cargo build --release --locked --bin pds
 
 # ------------------------------------------------------------------- runtime

@@ -5,8 +5,9 @@ use diesel::{Connection, PgConnection};
 use pds::auth::dev::DevKeys;
 use pds::auth::personas::{self, Overrides, Persona};
 use pds::config::Settings;
+use pds::seed;
 use pds::startup::{Application, prepare_database};
-use pds::store::{migrate, seed};
+use pds::store::migrate;
 
 // Requests allocate many small, short-lived values; mimalloc serves them with
 // less CPU than the system allocator (about 40% more retrieves per second
@@ -20,6 +21,10 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Return freed memory to the OS at once. Queries run on blocking threads
 /// that free in bursts and then sit idle; with mimalloc's default delay the
 /// resident set passed 250 MB under fuzzy search, with none about 90 MB.
+#[allow(
+    unsafe_code,
+    reason = "mimalloc's options are set through its C API; the call is sound"
+)]
 fn purge_freed_memory_at_once() {
     // SAFETY: sets a plain integer option; mimalloc allows it at any time.
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 0) };
@@ -129,7 +134,7 @@ fn main() -> anyhow::Result<()> {
             let url = database_url(&settings)?;
             let mut conn = PgConnection::establish(&url)?;
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            for d in pds::store::sample::draw(&mut conn, count)? {
+            for d in pds::seed::sample::draw(&mut conn, count)? {
                 use std::io::Write;
                 writeln!(
                     out,

@@ -11,6 +11,7 @@ use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use anyhow::Context;
 use diesel::{Connection, PgConnection};
+use pds_local_pg::LocalCluster;
 use std::net::TcpListener;
 use std::time::Duration;
 
@@ -23,11 +24,11 @@ use crate::auth::dev::{DEV_AUDIENCE, DEV_ISSUER, DevKeys};
 use crate::auth::policy::Policy;
 use crate::auth::verify::{AuthConfig, JwksSource, Verifier};
 use crate::config::{AuthSettings, Settings};
+use crate::seed;
 use crate::store::audit::Auditor;
 use crate::store::db::{self, Db, DbError};
 use crate::store::lookup::Lookup;
-use crate::store::provision::LocalCluster;
-use crate::store::{migrate, seed};
+use crate::store::migrate;
 
 /// Name of the database the server creates in its own cluster.
 const LOCAL_DATABASE: &str = "pds";

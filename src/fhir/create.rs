@@ -594,7 +594,7 @@ mod tests {
     use super::*;
     use crate::domain::patient::Clearance;
     use crate::domain::search::duplicates::{MATCH_THRESHOLD, Matchers};
-    use crate::store::seed::sandbox;
+    use crate::seed::sandbox;
 
     fn today() -> NaiveDate {
         NaiveDate::from_ymd_opt(2026, 11, 25).unwrap()

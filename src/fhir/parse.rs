@@ -1001,7 +1001,7 @@ impl<'a> Obj<'a> {
 mod tests {
     use super::*;
     use crate::fhir::patient::render;
-    use crate::store::seed::{generator::Population, sandbox};
+    use crate::seed::{generator::Population, sandbox};
     use serde_json::json;
 
     fn sandbox_patients() -> Vec<Patient> {

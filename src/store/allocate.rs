@@ -176,8 +176,8 @@ pub fn lock_birth_date(conn: &mut PgConnection, birth: NaiveDate) -> QueryResult
 mod tests {
     use super::*;
     use crate::domain::Patient;
+    use crate::store::migrate::test_database;
     use crate::store::patients::{self as store_patients, PatientRow};
-    use crate::store::testing::ScratchDb;
 
     #[test]
     fn ranges_parse_to_whole_blocks_of_ten() {
@@ -214,7 +214,7 @@ mod tests {
 
     #[test]
     fn numbers_are_valid_skip_taken_ones_survive_rollback_and_run_out() {
-        let (_db, mut conn) = ScratchDb::new("alloc_test");
+        let (_db, mut conn) = test_database("alloc_test");
         // 30 stems: about 27 with a check digit.
         let range = AllocationRange::parse("9000002000-9000002299").unwrap();
         let valid: Vec<NhsNumber> = (900_000_200..=900_000_229)

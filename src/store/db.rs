@@ -210,8 +210,8 @@ pub fn with_conn<T, E: RunError>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::testing::server_url;
     use diesel::connection::SimpleConnection;
+    use pds_test_db::server_url;
 
     /// A handler's own error type: the database's failures, or its own
     /// refusals.

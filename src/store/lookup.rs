@@ -338,8 +338,8 @@ mod tests {
     use super::*;
     use crate::domain::Patient;
     use crate::domain::codes::Security;
-    use crate::store::seed;
-    use crate::store::testing::ScratchDb;
+    use crate::seed;
+    use crate::store::migrate::test_database;
 
     /// (requested, clearance) → what the trail must say: status, numbers,
     /// redacted, sensitive_override.
@@ -394,7 +394,7 @@ mod tests {
 
     #[test]
     fn the_lookup_statement_writes_each_retrieves_audit_row_as_its_answer_shows_it() {
-        let (_db, mut conn) = ScratchDb::new("lookup_test");
+        let (_db, mut conn) = test_database("lookup_test");
         seed::ensure_seeded(&mut conn, 0, 1).unwrap();
         // A chain of two merges, which the statement leaves to the caller.
         let numbers: Vec<i64> = (999_000_300u64..)

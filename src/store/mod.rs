@@ -1,4 +1,4 @@
-//! PostgreSQL: schema, queries, migrations, the local cluster, seed data.
+//! PostgreSQL: schema, queries, migrations, the audit trail.
 
 pub mod allocate;
 pub mod audit;
@@ -7,11 +7,7 @@ pub mod db;
 pub mod lookup;
 pub mod migrate;
 pub mod patients;
-pub mod provision;
 pub mod related;
-pub mod sample;
 pub mod schema;
 pub mod search;
-pub mod seed;
-pub mod testing;
 pub mod updates;

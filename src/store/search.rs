@@ -160,13 +160,13 @@ mod tests {
     use super::*;
     use crate::domain::NhsNumber;
     use crate::domain::codes::Security;
+    use crate::store::migrate::test_database;
     use crate::store::patients::{self, PatientRow};
-    use crate::store::testing::ScratchDb;
     use chrono::NaiveDate;
 
     #[test]
     fn very_restricted_records_are_not_even_counted_for_callers_who_may_not_see_them() {
-        let (_db, mut conn) = ScratchDb::new("search_test");
+        let (_db, mut conn) = test_database("search_test");
         let born = NaiveDate::from_ymd_opt(1980, 5, 6);
         let numbers = (999_000_100u64..).filter_map(NhsNumber::from_stem).take(5);
         let rows: Vec<PatientRow> = numbers

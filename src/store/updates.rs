@@ -326,9 +326,9 @@ pub fn versions(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::seed;
     use crate::store::audit::AuditEvent;
-    use crate::store::seed;
-    use crate::store::testing::ScratchDb;
+    use crate::store::migrate::test_database;
 
     fn count(conn: &mut PgConnection, table: &str) -> i64 {
         #[derive(QueryableByName)]
@@ -366,7 +366,7 @@ mod tests {
 
     #[test]
     fn a_write_from_a_version_no_longer_current_changes_nothing() {
-        let (_db, mut conn) = ScratchDb::new("updates_test");
+        let (_db, mut conn) = test_database("updates_test");
         seed::ensure_seeded(&mut conn, 0, 1).unwrap();
         let n = NhsNumber::parse("9000000009").unwrap();
         let (read, answered) = current(&mut conn, n, Uuid::new_v4()).unwrap().unwrap();

@@ -5,7 +5,7 @@ use crate::helpers::{
     AuditRow, TestApp, patch_as, patient_token, post_as, rid, send_as, token, token_with,
 };
 use pds::auth::personas::{Overrides, Persona};
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use reqwest::Method;
 use serde_json::json;
 

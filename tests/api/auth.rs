@@ -3,7 +3,7 @@
 use crate::helpers::{TestApp, patient_token, spine_code, token, token_with};
 use pds::auth::dev::DevKeys;
 use pds::auth::personas::{Overrides, Persona};
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -2,9 +2,9 @@
 //! answer a client received: every answer leaves only after its row is
 //! committed.
 
-use crate::helpers::{TestDatabase, free_port, patient_token, test_cluster_dir, token};
+use crate::helpers::{free_port, patient_token, seeded_database, test_cluster_dir, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use std::collections::HashSet;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -60,11 +60,11 @@ fn request(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_sigkill_under_load_every_answer_received_has_its_audit_row() {
-    let database = TestDatabase::new();
+    let database = seeded_database();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let mut server = Command::new(env!("CARGO_BIN_EXE_pds"))
-        .env("DATABASE_URL", &database.url)
+        .env("DATABASE_URL", database.url())
         .env("AUTH_DEV_TRUST", "true")
         .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
         .env("BIND", format!("127.0.0.1:{port}"))

@@ -1,47 +1,43 @@
 //! Spawns the real application against an isolated database.
 //!
-//! The PostgreSQL server is the one in `DATABASE_URL` when set, else a
-//! cluster this suite provisions under `target/test-pg` (shared by test
-//! processes, guarded by a file lock). Each test gets `CREATE DATABASE ...
-//! TEMPLATE`, a copy of one migrated and seeded template built once per
-//! content fingerprint, so tests run in parallel without seeing each other.
+//! The databases come from `pds_test_db`: the PostgreSQL server in
+//! `DATABASE_URL` when set, else a cluster provisioned under `target/test-pg`
+//! (shared by test processes, guarded by a file lock). Each test gets
+//! `CREATE DATABASE ... TEMPLATE`, a copy of one migrated and seeded template
+//! built once per content fingerprint, so tests run in parallel without
+//! seeing each other.
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::sql_types::Text;
 use std::hash::{DefaultHasher, Hash, Hasher};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use pds::auth::dev::DevKeys;
 use pds::auth::personas::{self, Overrides, Persona};
 use pds::config::{AuthSettings, Settings};
+use pds::seed;
 use pds::startup::Application;
-use pds::store::{migrate, seed};
+use pds::store::migrate;
+use pds_test_db::{Template, TestDatabase};
 
 /// Synthetic patients in the template, beside the sandbox ones.
 pub const TEMPLATE_POPULATION: u64 = 500;
 pub const TEMPLATE_SEED: u64 = 7;
 
-pub struct TestServer {
-    /// URL of a maintenance database on the server (to create databases).
-    admin_url: String,
-    template: String,
-}
+pub use pds_test_db::target_dir as test_cluster_dir;
 
-pub use pds::store::testing::{target_dir as test_cluster_dir, with_database};
-
-fn server() -> &'static TestServer {
-    static SERVER: OnceLock<TestServer> = OnceLock::new();
-    SERVER.get_or_init(|| {
-        let admin_url = pds::store::testing::server_url();
-        let template = format!("pds_tpl_{:016x}", fingerprint());
-        build_template(&admin_url, &template);
-        TestServer {
-            admin_url,
-            template,
-        }
+/// The migrated and seeded template, built on first use.
+fn template() -> &'static Template {
+    static TEMPLATE: OnceLock<Template> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        Template::get_or_build("pds_tpl", fingerprint(), |conn| {
+            migrate::run(conn).expect("migrating the template");
+            seed::ensure_seeded(conn, TEMPLATE_POPULATION, TEMPLATE_SEED)
+                .expect("seeding the template");
+        })
     })
 }
 
@@ -49,15 +45,10 @@ fn server() -> &'static TestServer {
 /// from an earlier run is never reused.
 fn fingerprint() -> u64 {
     let mut h = DefaultHasher::new();
-    for m in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
-        .expect("migrations dir")
-        .flatten()
-    {
-        m.file_name().hash(&mut h);
-        if let Ok(up) = std::fs::read(m.path().join("up.sql")) {
-            up.hash(&mut h);
-        }
-    }
+    pds_test_db::hash_migrations(
+        Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations")),
+        &mut h,
+    );
     for row in seed::sandbox::rows().0 {
         (row.nhs_number, row.security, &row.details).hash(&mut h);
     }
@@ -70,85 +61,10 @@ fn fingerprint() -> u64 {
     h.finish()
 }
 
-#[derive(QueryableByName)]
-struct Flag {
-    #[diesel(sql_type = diesel::sql_types::Bool)]
-    flag: bool,
-}
-
-fn build_template(admin_url: &str, template: &str) {
-    let mut admin = PgConnection::establish(admin_url).expect("connecting to the test server");
-    // One builder at a time across test processes.
-    admin
-        .batch_execute("SELECT pg_advisory_lock(724242)")
-        .expect("lock");
-    let ready: Vec<Flag> =
-        diesel::sql_query("SELECT datistemplate AS flag FROM pg_database WHERE datname = $1")
-            .bind::<Text, _>(template)
-            .load(&mut admin)
-            .expect("looking up the template");
-    match ready.first().map(|f| f.flag) {
-        Some(true) => {}
-        found => {
-            if found.is_some() {
-                // A build that died half way: start again.
-                admin
-                    .batch_execute(&format!("DROP DATABASE \"{template}\" WITH (FORCE)"))
-                    .expect("dropping a broken template");
-            }
-            admin
-                .batch_execute(&format!("CREATE DATABASE \"{template}\""))
-                .expect("creating the template");
-            let mut conn = PgConnection::establish(&with_database(admin_url, template))
-                .expect("connecting to the template");
-            migrate::run(&mut conn).expect("migrating the template");
-            seed::ensure_seeded(&mut conn, TEMPLATE_POPULATION, TEMPLATE_SEED)
-                .expect("seeding the template");
-            drop(conn);
-            admin
-                .batch_execute(&format!("ALTER DATABASE \"{template}\" IS_TEMPLATE true"))
-                .expect("marking the template");
-        }
-    }
-    admin
-        .batch_execute("SELECT pg_advisory_unlock(724242)")
-        .expect("unlock");
-}
-
-/// A database of its own, dropped when the test ends.
-pub struct TestDatabase {
-    pub name: String,
-    pub url: String,
-    admin_url: String,
-}
-
-impl TestDatabase {
-    pub fn new() -> Self {
-        let server = server();
-        let name = format!("pds_test_{}", uuid::Uuid::new_v4().simple());
-        let mut admin = PgConnection::establish(&server.admin_url).expect("admin connection");
-        admin
-            .batch_execute(&format!(
-                "CREATE DATABASE \"{name}\" TEMPLATE \"{}\"",
-                server.template
-            ))
-            .expect("cloning the template");
-        Self {
-            url: with_database(&server.admin_url, &name),
-            name,
-            admin_url: server.admin_url.clone(),
-        }
-    }
-
-    pub fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("test database connection")
-    }
-}
-
-impl Drop for TestDatabase {
-    fn drop(&mut self) {
-        pds::store::testing::drop_database(&self.admin_url, &self.name);
-    }
+/// A database of its own, a copy of the seeded template, dropped when the
+/// test ends.
+pub fn seeded_database() -> TestDatabase {
+    TestDatabase::from_template("pds_test", template())
 }
 
 /// The developer key the test servers trust.
@@ -232,8 +148,8 @@ impl TestApp {
     }
 
     pub async fn spawn_with(settings: Settings) -> Self {
-        let database = TestDatabase::new();
-        let mut app = Self::spawn_on(&database.url, settings);
+        let database = seeded_database();
+        let mut app = Self::spawn_on(database.url(), settings);
         app.database = Some(database);
         app
     }

@@ -4,7 +4,7 @@
 
 use crate::helpers::{TestApp, patch_as, rid, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use serde_json::{Value, json};
 
 async fn get(app: &TestApp, path: &str, persona: Persona) -> Value {

@@ -1,22 +1,22 @@
 //! Every log line written while a request is served names the request: its
 //! X-Request-ID, route template and access mode (the `request` span).
 
-use crate::helpers::{TestDatabase, free_port, test_cluster_dir, token};
+use crate::helpers::{free_port, seeded_database, test_cluster_dir, token};
 use diesel::RunQueryDsl;
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use serde_json::Value;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
-    let database = TestDatabase::new();
+    let database = seeded_database();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log = test_cluster_dir(&format!("logs-{}.jsonl", uuid::Uuid::new_v4().simple()));
     let mut server = Command::new(env!("CARGO_BIN_EXE_pds"))
-        .env("DATABASE_URL", &database.url)
+        .env("DATABASE_URL", database.url())
         .env("AUTH_DEV_TRUST", "true")
         .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
         .env("BIND", format!("127.0.0.1:{port}"))

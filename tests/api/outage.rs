@@ -3,8 +3,9 @@
 use crate::helpers::{TestApp, settings, spine_code, test_cluster_dir, token};
 use diesel::{Connection, PgConnection};
 use pds::auth::personas::Persona;
-use pds::store::provision::LocalCluster;
-use pds::store::{migrate, seed};
+use pds::seed;
+use pds::store::migrate;
+use pds_local_pg::LocalCluster;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -139,7 +140,12 @@ async fn a_stuck_retrieve_lookup_gives_503_quickly_and_recovers() {
     assert_eq!(app.get("/Patient/9000000009").await.status(), 200);
 
     // Another session locks the table, so the lookup thread's query waits.
-    let url = app.database.as_ref().expect("own database").url.clone();
+    let url = app
+        .database
+        .as_ref()
+        .expect("own database")
+        .url()
+        .to_owned();
     let (unlock, unlocked) = std::sync::mpsc::channel::<()>();
     let (is_locked, locked) = std::sync::mpsc::channel::<()>();
     let locker = std::thread::spawn(move || {

@@ -7,8 +7,8 @@ use pds::domain::codes::{AddressUse, TelecomSystem};
 use pds::domain::related::{
     PersonAddress, PersonTelecom, RelatedDetails, RelatedPerson, Relationship,
 };
+use pds::seed::sandbox;
 use pds::store::related::{self, RelatedRow};
-use pds::store::seed::sandbox;
 use serde_json::Value;
 
 async fn json(response: reqwest::Response) -> Value {

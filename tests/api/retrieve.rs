@@ -1,7 +1,7 @@
 //! `GET /Patient/{id}`.
 
 use crate::helpers::{TestApp, spine_code};
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use serde_json::Value;
 
 async fn json(response: reqwest::Response) -> Value {
@@ -233,7 +233,7 @@ async fn a_superseded_number_returns_the_retained_record() {
 #[tokio::test]
 async fn synthetic_patients_are_served_too() {
     let app = TestApp::spawn().await;
-    let first = pds::store::seed::generator::Population::new(crate::helpers::TEMPLATE_SEED)
+    let first = pds::seed::generator::Population::new(crate::helpers::TEMPLATE_SEED)
         .find(|g| g.superseded_by.is_none() && g.patient.security.code() == "U")
         .unwrap();
     let number = first.patient.nhs_number.to_string();

@@ -2,7 +2,7 @@
 
 use crate::helpers::{TestApp, patient_token, spine_code, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use serde_json::Value;
 
 async fn search(app: &TestApp, query: &str) -> (u16, Value) {

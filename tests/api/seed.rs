@@ -1,10 +1,10 @@
 //! The `seed` loader against a real database.
 
-use crate::helpers::TestDatabase;
+use crate::helpers::seeded_database;
 use diesel::prelude::*;
 use pds::domain::NhsNumber;
+use pds::seed;
 use pds::store::schema::patients;
-use pds::store::seed;
 
 fn synthetic(conn: &mut PgConnection) -> Vec<(i64, Vec<u8>)> {
     patients::table
@@ -17,7 +17,7 @@ fn synthetic(conn: &mut PgConnection) -> Vec<(i64, Vec<u8>)> {
 
 #[test]
 fn reseeding_loads_a_deterministic_population_of_valid_numbers() {
-    let db = TestDatabase::new();
+    let db = seeded_database();
     let mut conn = db.connect();
 
     let report = seed::reseed(&mut conn, 3_000, 42, true).unwrap();
@@ -55,7 +55,7 @@ struct IndexName {
 
 #[test]
 fn a_bulk_load_rebuilds_the_search_indexes_it_dropped() {
-    let db = TestDatabase::new();
+    let db = seeded_database();
     let mut conn = db.connect();
     let index_names = |conn: &mut PgConnection| -> Vec<String> {
         let mut names: Vec<String> = diesel::sql_query(

@@ -1,19 +1,25 @@
-//! Against a real PostgreSQL (`store::testing::server_url`). Each test gets
-//! a database of its own.
+//! Against a real PostgreSQL (the test server of `pds_test_db`). Each test
+//! gets a database of its own.
 
+use super::row::{MAX_TEXT, clean, split_uuid};
+use super::writer::writer_url;
 use super::*;
 use chrono::SubsecRound;
+use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, SmallInt, Text};
+use pds_test_db::TestDatabase;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use crate::store::migrate;
 
 const WAIT: Duration = Duration::from_secs(20);
 
-use crate::store::testing::{server_url as admin_url, with_database};
-
-/// A database of its own, dropped at the end of the test.
+/// A database of its own, dropped at the end of the test, and what the
+/// tests read from it.
 struct TestDb {
-    name: String,
+    db: TestDatabase,
     url: String,
-    admin_url: String,
 }
 
 impl TestDb {
@@ -26,40 +32,27 @@ impl TestDb {
 
     /// Named but not created yet: unreachable until `create`.
     fn unborn() -> Self {
-        let admin_url = admin_url();
-        // Fail loudly, not silently pass, without a server.
-        PgConnection::establish(&admin_url).unwrap_or_else(|e| {
-            panic!(
-                "the audit tests need PostgreSQL at {admin_url} \
-                 (set DATABASE_URL to use another server): {e}"
-            )
-        });
-        let name = format!("audit_test_{}", uuid::Uuid::new_v4().simple());
+        let db = TestDatabase::reserve("audit_test");
         Self {
-            url: with_database(&admin_url, &name),
-            name,
-            admin_url,
+            url: db.url().to_owned(),
+            db,
         }
     }
 
     fn create(&self) {
-        self.create_empty();
-        self.migrate();
+        self.db.create_from(&migrate::test_template());
     }
 
     fn create_empty(&self) {
-        let mut admin = PgConnection::establish(&self.admin_url).expect("admin connection");
-        admin
-            .batch_execute(&format!("CREATE DATABASE \"{}\"", self.name))
-            .expect("creating the test database");
+        self.db.create_empty();
     }
 
     fn migrate(&self) {
-        crate::store::migrate::run(&mut self.connect()).expect("migrating");
+        migrate::run(&mut self.connect()).expect("migrating");
     }
 
     fn connect(&self) -> PgConnection {
-        PgConnection::establish(&self.url).expect("test database connection")
+        self.db.connect()
     }
 
     fn count(&self) -> i64 {
@@ -76,12 +69,6 @@ impl TestDb {
             .load(&mut self.connect())
             .expect("loading audit rows");
         rows.into_iter().map(Row::into_event).collect()
-    }
-}
-
-impl Drop for TestDb {
-    fn drop(&mut self) {
-        crate::store::testing::drop_database(&self.admin_url, &self.name);
     }
 }
 

@@ -6,7 +6,7 @@
 use crate::create::person;
 use crate::helpers::{TestApp, patch_as, post_as, rid, send_as, spine_code, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, patient_token, spine_code, token};
 use pds::auth::personas::Persona;
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 
 /// The attacker: Jayne Smyth, through NHS login P9.
 const ME: &str = sandbox::JAYNE_SMYTH;

@@ -5,7 +5,7 @@ use crate::create::person;
 use crate::helpers::{TestApp, patch_as, post_as, rid, send_as, spine_code, token, token_with};
 use diesel::prelude::*;
 use pds::auth::personas::{Overrides, Persona};
-use pds::store::seed::sandbox;
+use pds::seed::sandbox;
 use reqwest::Method;
 use serde_json::{Value, json};
 

@@ -4,10 +4,10 @@
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double};
 
-use super::db::DbError;
-use super::patients::PatientRow;
 use crate::domain::Patient;
 use crate::domain::codes::{AddressUse, NameUse};
+use crate::store::db::DbError;
+use crate::store::patients::PatientRow;
 
 /// One line of search inputs: what a GP system would type in for a patient.
 pub struct Drawn {
@@ -30,7 +30,7 @@ pub fn draw(conn: &mut PgConnection, count: i64) -> Result<Vec<Drawn>, DbError> 
          WHERE p.nhs_number >= $2 ORDER BY random()",
     )
     .bind::<Double, _>(count as f64)
-    .bind::<BigInt, _>(super::seed::SYNTHETIC_FROM)
+    .bind::<BigInt, _>(super::SYNTHETIC_FROM)
     .load(conn)?;
     let mut drawn = Vec::new();
     for row in rows {
@@ -74,12 +74,12 @@ fn inputs(patient: &Patient) -> Option<Drawn> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::seed;
-    use crate::store::testing::ScratchDb;
+    use crate::seed;
+    use crate::store::migrate::test_database;
 
     #[test]
     fn draws_distinct_synthetic_patients_with_every_field() {
-        let (_db, mut conn) = ScratchDb::new("sample_test");
+        let (_db, mut conn) = test_database("sample_test");
         seed::ensure_seeded(&mut conn, 300, 1).unwrap();
         let drawn = draw(&mut conn, 50).unwrap();
         assert_eq!(drawn.len(), 50);

@@ -1,7 +1,11 @@
-//! Seed data: the PDS sandbox patients and a synthetic population.
+//! Seed data: the PDS sandbox patients and a synthetic population, and the
+//! `sample` subcommand's draw from it. Beside `store`, which never uses it:
+//! the server loads it into an empty store at start-up (`startup`), the
+//! `seed` subcommand on demand.
 
 pub mod generator;
 mod names;
+pub mod sample;
 pub mod sandbox;
 
 use diesel::connection::SimpleConnection;
@@ -9,9 +13,9 @@ use diesel::prelude::*;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use super::patients::{self, FormerNameRow, PatientRow};
-use super::related;
-use super::schema::patients as patients_table;
+use crate::store::patients::{self, FormerNameRow, PatientRow};
+use crate::store::related;
+use crate::store::schema::patients as patients_table;
 
 /// Rows per COPY statement: big enough to amortise the round trip, small
 /// enough that generation and loading overlap.
