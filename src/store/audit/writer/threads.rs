@@ -302,10 +302,19 @@ fn isolate(shared: &Shared, conn: &mut PgConnection, batch: &mut Vec<Row>) -> Is
         return Isolation::NotTheRows;
     }
     if let Some((_, error)) = failed.first() {
+        // The writer serves no one request: name the requests whose rows
+        // were lost (the first few), so each can be found in the log.
+        let request_ids: Vec<String> = failed
+            .iter()
+            .filter_map(|(row, _)| row.request_id)
+            .take(10)
+            .map(|id| id.to_string())
+            .collect();
         tracing::error!(
             dropped = failed.len(),
             of = total,
             error = %error,
+            request_ids = ?request_ids,
             "audit events refused by the database: dropped"
         );
     }
