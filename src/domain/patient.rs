@@ -31,8 +31,12 @@ pub struct Patient {
 }
 
 /// Everything else about a patient: the lists and the UK Core extensions.
-/// Stored compactly as one encoded value (`store::codec`), so field order
-/// matters: append new fields at the end with `#[serde(default)]`.
+/// Stored compactly as one encoded value (`store::codec`) that names no
+/// fields: postcard reads exactly the fields it expects, in order, so any
+/// change to the fields here or in the types they hold (even one appended
+/// with `#[serde(default)]`) makes stored rows fail to decode or be misread.
+/// Change them only with a new format byte in `store::codec` and a decoder
+/// that still reads the old layout (its fixture test fails otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Details {
     pub verification: Option<Verification>,

@@ -17,8 +17,9 @@ pub struct RelatedPerson {
 }
 
 /// Everything about a related person but its id. Stored compactly as one
-/// encoded value (`store::related`), so field order matters: append new
-/// fields at the end with `#[serde(default)]`.
+/// encoded value (`store::related`) that names no fields, so the rule of
+/// `domain::patient::Details` holds: change the fields only with a new
+/// format byte and a decoder that still reads the old layout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelatedDetails {
     /// The related person's own NHS number, when they have one.
