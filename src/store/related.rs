@@ -3,7 +3,8 @@
 //!
 //! The encoding is the one `store::codec` uses for patient details: postcard
 //! (varints, no field names) after a format byte that names the layout, so a
-//! future layout gets a new number and `decode` keeps reading the old one.
+//! future layout gets a new number and `decode` keeps reading the old one;
+//! the tests decode committed bytes of every format (`testdata/`).
 
 use std::collections::HashSet;
 
@@ -117,7 +118,10 @@ pub fn upsert(conn: &mut PgConnection, rows: &[RelatedRow]) -> Result<usize, DbE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::codes::{AddressKeyType, AddressUse, NameUse, TelecomSystem, TelecomUse};
+    use crate::domain::codes::{
+        AddressKeyType, AddressUse, ContactMethod, NameUse, TelecomSystem, TelecomUse,
+        WrittenFormat,
+    };
     use crate::domain::patient::{AddressKey, Communication, ContactPreference, Period};
     use crate::domain::related::{PersonAddress, PersonName, PersonTelecom, Relationship};
     use chrono::NaiveDate;
@@ -170,6 +174,81 @@ mod tests {
                 interpreter_required: true,
             }),
         }
+    }
+
+    /// A person using every field, and every relationship code in order
+    /// (so a reordered list shows).
+    fn every_field() -> RelatedDetails {
+        let period = Some(Period {
+            start: NaiveDate::from_ymd_opt(2015, 3, 4),
+            end: NaiveDate::from_ymd_opt(2035, 6, 7),
+        });
+        RelatedDetails {
+            patient: Some(NhsNumber::parse("9000000017").unwrap()),
+            active: true,
+            period,
+            name: Some(PersonName {
+                name_use: NameUse::Maiden,
+                period,
+                given: vec!["Jayne".into(), "Ælfrida".into()],
+                family: Some("Smyth".into()),
+                prefix: vec!["Dr".into()],
+                suffix: vec!["OBE".into()],
+            }),
+            address: Some(PersonAddress {
+                address_use: AddressUse::Temp,
+                period,
+                text: Some("Holiday Home".into()),
+                lines: vec!["2 Whitehall Quay".into(), "Leeds".into()],
+                postal_code: Some("LS1 4HR".into()),
+                keys: vec![
+                    AddressKey {
+                        key_type: AddressKeyType::Paf,
+                        value: "87654321".into(),
+                    },
+                    AddressKey {
+                        key_type: AddressKeyType::Uprn,
+                        value: "100023336956".into(),
+                    },
+                ],
+            }),
+            telecoms: TelecomSystem::ALL
+                .iter()
+                .zip(TelecomUse::ALL)
+                .map(|(&system, &telecom_use)| PersonTelecom {
+                    period,
+                    system,
+                    value: format!("{}@example.nhs.uk", system.code()),
+                    telecom_use: Some(telecom_use),
+                })
+                .collect(),
+            relationship: Relationship::ALL.to_vec(),
+            copy_correspondence: true,
+            contact_rank: Some(99),
+            contact_preference: Some(ContactPreference {
+                written_format: Some(WrittenFormat::AudioTape),
+                contact_method: Some(ContactMethod::NoTelephone),
+                contact_times: Some("Evenings".into()),
+            }),
+            communication: Some(Communication {
+                language: "cy".into(),
+                language_display: Some("Welsh".into()),
+                interpreter_required: false,
+            }),
+        }
+    }
+
+    /// Format 1, as written by `encode` when it was the current format.
+    const V1: &[u8] = include_bytes!("testdata/related-details-v1.bin");
+
+    #[test]
+    fn the_current_format_is_the_committed_one() {
+        assert_eq!(encode(&every_field()), V1);
+    }
+
+    #[test]
+    fn every_committed_format_decodes_to_the_value_it_was_made_from() {
+        assert_eq!(decode(V1).unwrap(), every_field());
     }
 
     #[test]
