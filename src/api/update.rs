@@ -120,7 +120,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, TxErr
         }
         return replay(conn, work, &previous).map(Some);
     }
-    if row.security == 3 {
+    if row.is_invalidated() {
         return Err(ApiError::Invalidated.into());
     }
     if row.superseded_by.is_some() {

@@ -5,13 +5,11 @@ use diesel::prelude::*;
 
 use super::codec;
 use super::db::DbError;
+use super::label::StoredLabel;
 use super::schema::{patient_former_names, patients};
-use crate::domain::codes::{Gender, NameUse, Security};
+use crate::domain::codes::{Gender, NameUse};
 use crate::domain::search::normalise;
 use crate::domain::{NhsNumber, Patient};
-
-/// `patients.security` value for an invalidated record (PDS "REDACTED").
-const INVALIDATED: i16 = 3;
 
 /// Superseded numbers can chain (A merged into B, B later into C); follow a
 /// few hops, and treat a longer or circular chain as not found.
@@ -26,7 +24,7 @@ pub struct PatientRow {
     pub deceased_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub birth_date: Option<NaiveDate>,
-    pub security: i16,
+    pub security: StoredLabel,
     pub gender: Option<i16>,
     pub details: Vec<u8>,
     /// Search key: the usual family name in normal form.
@@ -95,7 +93,7 @@ impl PatientRow {
             deceased_at: patient.deceased,
             version: patient.version as i32,
             birth_date: patient.birth_date,
-            security: index_of(Security::ALL, patient.security),
+            security: StoredLabel::Label(patient.security),
             gender: patient.gender.map(|g| index_of(Gender::ALL, g)),
             details: codec::encode(&patient.details),
             family_key: usual_family_key(patient),
@@ -105,8 +103,12 @@ impl PatientRow {
     /// An invalidated number: kept so it is never reissued, never served.
     pub fn invalidated(nhs_number: NhsNumber) -> Self {
         let mut row = Self::from_patient(&Patient::minimal(nhs_number, 1), None);
-        row.security = INVALIDATED;
+        row.security = StoredLabel::Invalidated;
         row
+    }
+
+    pub fn is_invalidated(&self) -> bool {
+        self.security == StoredLabel::Invalidated
     }
 
     pub fn into_patient(self) -> Result<Patient, DbError> {
@@ -117,9 +119,10 @@ impl PatientRow {
                 .and_then(|n| NhsNumber::from_u64(n).ok())
                 .ok_or_else(|| corrupt("nhs_number"))?,
             version: u32::try_from(self.version).map_err(|_| corrupt("version"))?,
-            security: *Security::ALL
-                .get(self.security as usize)
-                .ok_or_else(|| corrupt("security"))?,
+            security: match self.security {
+                StoredLabel::Label(label) => label,
+                StoredLabel::Invalidated => return Err(corrupt("security")),
+            },
             gender: match self.gender {
                 None => None,
                 Some(g) => Some(
@@ -133,15 +136,6 @@ impl PatientRow {
             details: codec::decode(&self.details)?,
         })
     }
-}
-
-/// The label a stored security code stands for; an invalidated or unknown
-/// code counts as the strictest.
-pub fn label_of(code: i16) -> Security {
-    Security::ALL
-        .get(code as usize)
-        .copied()
-        .unwrap_or(Security::VeryRestricted)
 }
 
 fn usual_family_key(patient: &Patient) -> Option<String> {
@@ -201,7 +195,7 @@ pub fn follow_known(
         let Some(found) = row else {
             return Ok(Retrieved::Missing);
         };
-        if found.security == INVALIDATED {
+        if found.is_invalidated() {
             return Ok(Retrieved::Invalidated);
         }
         match found.superseded_by {
@@ -230,7 +224,7 @@ pub fn retrieve_exact(
         .optional()?;
     Ok(match row {
         None => Retrieved::Missing,
-        Some(row) if row.security == INVALIDATED => Retrieved::Invalidated,
+        Some(row) if row.is_invalidated() => Retrieved::Invalidated,
         Some(row) => Retrieved::Current(Box::new(row.into_patient()?)),
     })
 }

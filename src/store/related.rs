@@ -13,6 +13,7 @@ use diesel::upsert::excluded;
 
 use super::codec::CodecError;
 use super::db::DbError;
+use super::label::StoredLabel;
 use super::schema::{patients, related_people};
 use crate::domain::NhsNumber;
 use crate::domain::codes::Security;
@@ -86,11 +87,7 @@ pub fn restricted_among(
     if numbers.is_empty() {
         return Ok(HashSet::new());
     }
-    let restricted: Vec<i16> = [Security::Restricted, Security::VeryRestricted]
-        .iter()
-        .filter_map(|s| Security::ALL.iter().position(|v| v == s))
-        .map(|i| i as i16)
-        .collect();
+    let restricted = [Security::Restricted, Security::VeryRestricted].map(StoredLabel::Label);
     let keys: Vec<i64> = numbers.iter().map(|n| n.as_i64()).collect();
     let found: Vec<i64> = patients::table
         .filter(patients::nhs_number.eq_any(keys))

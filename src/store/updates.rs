@@ -9,7 +9,8 @@ use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use uuid::Uuid;
 
 use super::audit;
-use super::patients::{FormerNameRow, PatientRow, label_of};
+use super::label::StoredLabel;
+use super::patients::{FormerNameRow, PatientRow};
 use super::schema::{idempotency_keys, patient_former_names, patient_versions, patients};
 use crate::domain::codes::Security;
 use crate::domain::{NhsNumber, Patient};
@@ -257,7 +258,7 @@ pub fn version(
             Option<chrono::DateTime<Utc>>,
             i32,
             Option<chrono::NaiveDate>,
-            i16,
+            StoredLabel,
             Option<i16>,
             Vec<u8>,
         )>(conn)
@@ -299,11 +300,11 @@ pub fn history_summary(
     now: Security,
 ) -> QueryResult<(i64, Security)> {
     use diesel::dsl::{count_star, max};
-    let (stored, strictest): (i64, Option<i16>) = patient_versions::table
+    let (stored, strictest): (i64, Option<StoredLabel>) = patient_versions::table
         .filter(patient_versions::nhs_number.eq(nhs_number.as_i64()))
         .select((count_star(), max(patient_versions::security)))
         .first(conn)?;
-    let label = strictest.map_or(now, |code| label_of(code).strictest(now));
+    let label = strictest.map_or(now, |stored| stored.label().strictest(now));
     Ok((stored, label))
 }
 
