@@ -31,19 +31,10 @@ pub struct PatientRow {
     pub family_key: Option<String>,
 }
 
-/// The SQL types of a `PatientRow`, in its field order, for statements
-/// written by hand that return stored patients (`lookup::Audited`).
-pub type StoredRow = (
-    diesel::sql_types::Int8,
-    diesel::sql_types::Nullable<diesel::sql_types::Int8>,
-    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-    diesel::sql_types::Int4,
-    diesel::sql_types::Nullable<diesel::sql_types::Date>,
-    diesel::sql_types::Int2,
-    diesel::sql_types::Nullable<diesel::sql_types::Int2>,
-    diesel::sql_types::Bytea,
-    diesel::sql_types::Nullable<diesel::sql_types::Text>,
-);
+/// The SQL type of a `PatientRow` as selected (its columns in field
+/// order), for statements written by hand that return stored patients
+/// (`lookup::Audited`).
+pub type StoredRow = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<PatientRow, diesel::pg::Pg>>;
 
 /// A family name the patient no longer uses, for history searches.
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]

@@ -2,7 +2,7 @@
 //! keep the old version, store the new one, write the audit row and
 //! remember the answer for retries.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -38,7 +38,7 @@ pub fn current(
         .optional()
 }
 
-fn window_start() -> chrono::DateTime<Utc> {
+fn window_start() -> DateTime<Utc> {
     Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
 }
 
@@ -105,7 +105,7 @@ struct Replace<'a> {
     new: &'a PatientRow,
     audit: &'a audit::Row,
     request_id: Uuid,
-    remembered_at: chrono::DateTime<Utc>,
+    remembered_at: DateTime<Utc>,
     answer: &'a Remembered,
 }
 
@@ -184,7 +184,8 @@ impl RunQueryDsl<PgConnection> for Replace<'_> {}
 /// The answer kept for retries of one request id: a hash of who asked and
 /// what, and the version the answer showed (re-read and rendered for the
 /// clearance of whoever retries, never stored as a body).
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
 pub struct Remembered {
     pub request_hash: Vec<u8>,
     pub status: i16,
@@ -197,12 +198,7 @@ pub fn remembered(conn: &mut PgConnection, request_id: Uuid) -> QueryResult<Opti
     idempotency_keys::table
         .find(request_id)
         .filter(idempotency_keys::created_at.gt(window_start()))
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status,
-            idempotency_keys::nhs_number,
-            idempotency_keys::version,
-        ))
+        .select(Remembered::as_select())
         .first(conn)
         .optional()
 }
@@ -234,59 +230,49 @@ pub fn expire(conn: &mut PgConnection) -> QueryResult<usize> {
     .execute(conn)
 }
 
+/// A row of `patient_versions`: a patient as it was before an update.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = patient_versions, check_for_backend(diesel::pg::Pg))]
+struct VersionRow {
+    nhs_number: i64,
+    superseded_by: Option<i64>,
+    deceased_at: Option<DateTime<Utc>>,
+    version: i32,
+    birth_date: Option<NaiveDate>,
+    security: StoredLabel,
+    gender: Option<i16>,
+    details: Vec<u8>,
+}
+
+impl From<VersionRow> for PatientRow {
+    fn from(v: VersionRow) -> Self {
+        Self {
+            nhs_number: v.nhs_number,
+            superseded_by: v.superseded_by,
+            deceased_at: v.deceased_at,
+            version: v.version,
+            birth_date: v.birth_date,
+            security: v.security,
+            gender: v.gender,
+            details: v.details,
+            // Earlier versions are never searched, so keep no search key.
+            family_key: None,
+        }
+    }
+}
+
 /// Version `version` of a patient from the history table.
 pub fn version(
     conn: &mut PgConnection,
     nhs_number: NhsNumber,
     version: i32,
 ) -> QueryResult<Option<PatientRow>> {
-    patient_versions::table
+    Ok(patient_versions::table
         .find((nhs_number.as_i64(), version))
-        .select((
-            patient_versions::nhs_number,
-            patient_versions::superseded_by,
-            patient_versions::deceased_at,
-            patient_versions::version,
-            patient_versions::birth_date,
-            patient_versions::security,
-            patient_versions::gender,
-            patient_versions::details,
-        ))
-        .first::<(
-            i64,
-            Option<i64>,
-            Option<chrono::DateTime<Utc>>,
-            i32,
-            Option<chrono::NaiveDate>,
-            StoredLabel,
-            Option<i16>,
-            Vec<u8>,
-        )>(conn)
-        .optional()
-        .map(|row| {
-            row.map(
-                |(
-                    nhs_number,
-                    superseded_by,
-                    deceased_at,
-                    version,
-                    birth_date,
-                    security,
-                    gender,
-                    details,
-                )| PatientRow {
-                    nhs_number,
-                    superseded_by,
-                    deceased_at,
-                    version,
-                    birth_date,
-                    security,
-                    gender,
-                    details,
-                    family_key: None,
-                },
-            )
-        })
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(PatientRow::from))
 }
 
 /// How many earlier versions of a patient are stored, and the label they
