@@ -1,4 +1,6 @@
-//! The compact encoding of `domain::patient::Details` in `patients.details`.
+//! The compact encodings of `domain::patient::Details` in `patients.details`
+//! (here) and of `domain::related::RelatedDetails` in
+//! `related_people.details` (`related`).
 //!
 //! postcard (varints, no field names) keeps a typical record near 150 bytes,
 //! against about 4 KB for the same data as FHIR JSON. It is not
@@ -14,7 +16,11 @@
 //! value they were made from, so a change that would break stored rows
 //! fails here first.
 
+use serde::Serialize;
+
 use crate::domain::patient::Details;
+
+pub mod related;
 
 const FORMAT_V1: u8 = 1;
 
@@ -31,18 +37,28 @@ pub enum CodecError {
 }
 
 pub fn encode(details: &Details) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
-    // Serialising plain owned data into a Vec cannot fail.
-    postcard::to_io(details, &mut out).expect("encoding details into memory");
-    out
+    framed(FORMAT_V1, details)
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Details, CodecError> {
-    match bytes.split_first() {
-        None => Err(CodecError::Empty),
-        Some((&FORMAT_V1, rest)) => Ok(postcard::from_bytes(rest)?),
-        Some((&other, _)) => Err(CodecError::UnknownFormat(other)),
+    match split_format(bytes)? {
+        (FORMAT_V1, rest) => Ok(postcard::from_bytes(rest)?),
+        (other, _) => Err(CodecError::UnknownFormat(other)),
     }
+}
+
+/// `format`, then `value` in postcard.
+fn framed(format: u8, value: &impl Serialize) -> Vec<u8> {
+    let mut out = vec![format];
+    // Serialising plain owned data into a Vec cannot fail.
+    postcard::to_io(value, &mut out).expect("encoding details into memory");
+    out
+}
+
+/// A stored value's format byte, and the postcard after it.
+fn split_format(bytes: &[u8]) -> Result<(u8, &[u8]), CodecError> {
+    let (&format, rest) = bytes.split_first().ok_or(CodecError::Empty)?;
+    Ok((format, rest))
 }
 
 #[cfg(test)]
