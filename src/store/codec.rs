@@ -71,15 +71,17 @@ mod tests {
     #[test]
     fn round_trips_and_is_small() {
         let details = Details {
-            names: vec![Name {
-                id: "1A2B3C4D".into(),
-                name_use: NameUse::Usual,
-                period: None,
-                given: vec!["Jane".into(), "Anne".into()],
-                family: Some("Smith".into()),
-                prefix: vec!["Mrs".into()],
-                suffix: vec![],
-            }],
+            names: vec![WithId::new(
+                "1A2B3C4D",
+                Name {
+                    name_use: NameUse::Usual,
+                    period: None,
+                    given: vec!["Jane".into(), "Anne".into()],
+                    family: Some("Smith".into()),
+                    prefix: vec!["Mrs".into()],
+                    suffix: vec![],
+                },
+            )],
             ..Details::default()
         };
         let bytes = encode(&details);
@@ -103,50 +105,63 @@ mod tests {
             names: NameUse::ALL
                 .iter()
                 .enumerate()
-                .map(|(i, &name_use)| Name {
-                    id: format!("N{i}"),
-                    name_use,
-                    period: period((2001, 2, 3), (i % 2 == 0).then_some((2030, 12, 31))),
-                    given: vec!["Jane".into(), "Ælfrida".into()],
-                    family: Some(format!("Smith{i}")),
-                    prefix: vec!["Mrs".into()],
-                    suffix: vec!["MBE".into(), "PhD".into()],
+                .map(|(i, &name_use)| {
+                    WithId::new(
+                        format!("N{i}"),
+                        Name {
+                            name_use,
+                            period: period((2001, 2, 3), (i % 2 == 0).then_some((2030, 12, 31))),
+                            given: vec!["Jane".into(), "Ælfrida".into()],
+                            family: Some(format!("Smith{i}")),
+                            prefix: vec!["Mrs".into()],
+                            suffix: vec!["MBE".into(), "PhD".into()],
+                        },
+                    )
                 })
                 .collect(),
             addresses: AddressUse::ALL
                 .iter()
                 .enumerate()
-                .map(|(i, &address_use)| Address {
-                    id: format!("A{i}"),
-                    address_use,
-                    period: period((2010, 1, 1), None),
-                    text: (address_use == AddressUse::Temp).then(|| "Student Accommodation".into()),
-                    lines: vec![
-                        "1 Trevelyan Square".into(),
-                        "Boar Lane".into(),
-                        "Leeds".into(),
-                    ],
-                    postal_code: Some("LS1 6AE".into()),
-                    keys: AddressKeyType::ALL
-                        .iter()
-                        .map(|&key_type| AddressKey {
-                            key_type,
-                            value: "12345678".into(),
-                        })
-                        .collect(),
+                .map(|(i, &address_use)| {
+                    WithId::new(
+                        format!("A{i}"),
+                        Address {
+                            address_use,
+                            period: period((2010, 1, 1), None),
+                            text: (address_use == AddressUse::Temp)
+                                .then(|| "Student Accommodation".into()),
+                            lines: vec![
+                                "1 Trevelyan Square".into(),
+                                "Boar Lane".into(),
+                                "Leeds".into(),
+                            ],
+                            postal_code: Some("LS1 6AE".into()),
+                            keys: AddressKeyType::ALL
+                                .iter()
+                                .map(|&key_type| AddressKey {
+                                    key_type,
+                                    value: "12345678".into(),
+                                })
+                                .collect(),
+                        },
+                    )
                 })
                 .collect(),
             telecoms: TelecomSystem::ALL
                 .iter()
                 .zip(TelecomUse::ALL)
                 .enumerate()
-                .map(|(i, (&system, &telecom_use))| Telecom {
-                    id: format!("T{i}"),
-                    period: period((2020, 5, 6), Some((2021, 5, 6))),
-                    system,
-                    value: format!("0163296058{i}"),
-                    telecom_use: Some(telecom_use),
-                    textphone: system == TelecomSystem::Other,
+                .map(|(i, (&system, &telecom_use))| {
+                    WithId::new(
+                        format!("T{i}"),
+                        Telecom {
+                            period: period((2020, 5, 6), Some((2021, 5, 6))),
+                            system,
+                            value: format!("0163296058{i}"),
+                            telecom_use: Some(telecom_use),
+                            textphone: system == TelecomSystem::Other,
+                        },
+                    )
                 })
                 .collect(),
             contacts: vec![EmergencyContact {

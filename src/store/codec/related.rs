@@ -4,16 +4,85 @@
 use super::{CodecError, framed, split_format};
 use crate::domain::related::RelatedDetails;
 
+/// Format 1 ([`v1`]): telecoms without the textphone flag, when related
+/// people had telecom types of their own.
 const FORMAT_V1: u8 = 1;
+/// Format 2: the name, address and telecom types patients have (without
+/// ids).
+const FORMAT_V2: u8 = 2;
 
 pub fn encode(details: &RelatedDetails) -> Vec<u8> {
-    framed(FORMAT_V1, details)
+    framed(FORMAT_V2, details)
 }
 
 pub fn decode(bytes: &[u8]) -> Result<RelatedDetails, CodecError> {
     match split_format(bytes)? {
-        (FORMAT_V1, rest) => Ok(postcard::from_bytes(rest)?),
+        (FORMAT_V2, rest) => Ok(postcard::from_bytes(rest)?),
+        (FORMAT_V1, rest) => Ok(postcard::from_bytes::<v1::RelatedDetails>(rest)?.into()),
         (other, _) => Err(CodecError::UnknownFormat(other)),
+    }
+}
+
+/// The layout of format 1, for reading rows written in it. Only the telecom
+/// differs from format 2; the types it shares with it are format 1's as
+/// long as the format 1 fixture decodes.
+mod v1 {
+    use serde::Deserialize;
+
+    use crate::domain::NhsNumber;
+    use crate::domain::codes::{TelecomSystem, TelecomUse};
+    use crate::domain::patient::{Address, Communication, ContactPreference, Name, Period};
+    use crate::domain::related::{self, Relationship};
+
+    #[derive(Deserialize)]
+    pub struct RelatedDetails {
+        patient: Option<NhsNumber>,
+        active: bool,
+        period: Option<Period>,
+        name: Option<Name>,
+        address: Option<Address>,
+        telecoms: Vec<Telecom>,
+        relationship: Vec<Relationship>,
+        copy_correspondence: bool,
+        contact_rank: Option<u8>,
+        contact_preference: Option<ContactPreference>,
+        communication: Option<Communication>,
+    }
+
+    #[derive(Deserialize)]
+    struct Telecom {
+        period: Option<Period>,
+        system: TelecomSystem,
+        value: String,
+        telecom_use: Option<TelecomUse>,
+    }
+
+    impl From<RelatedDetails> for related::RelatedDetails {
+        fn from(v: RelatedDetails) -> Self {
+            Self {
+                patient: v.patient,
+                active: v.active,
+                period: v.period,
+                name: v.name,
+                address: v.address,
+                telecoms: v
+                    .telecoms
+                    .into_iter()
+                    .map(|t| crate::domain::patient::Telecom {
+                        period: t.period,
+                        system: t.system,
+                        value: t.value,
+                        telecom_use: t.telecom_use,
+                        textphone: false,
+                    })
+                    .collect(),
+                relationship: v.relationship,
+                copy_correspondence: v.copy_correspondence,
+                contact_rank: v.contact_rank,
+                contact_preference: v.contact_preference,
+                communication: v.communication,
+            }
+        }
     }
 }
 
@@ -25,8 +94,10 @@ mod tests {
         AddressKeyType, AddressUse, ContactMethod, NameUse, TelecomSystem, TelecomUse,
         WrittenFormat,
     };
-    use crate::domain::patient::{AddressKey, Communication, ContactPreference, Period};
-    use crate::domain::related::{PersonAddress, PersonName, PersonTelecom, Relationship};
+    use crate::domain::patient::{
+        Address, AddressKey, Communication, ContactPreference, Name, Period, Telecom,
+    };
+    use crate::domain::related::Relationship;
     use chrono::NaiveDate;
 
     fn typical() -> RelatedDetails {
@@ -38,7 +109,7 @@ mod tests {
             patient: Some(NhsNumber::parse("9000000009").unwrap()),
             active: true,
             period,
-            name: Some(PersonName {
+            name: Some(Name {
                 name_use: NameUse::Usual,
                 period,
                 given: vec!["Jane".into()],
@@ -46,7 +117,7 @@ mod tests {
                 prefix: vec!["Mrs".into()],
                 suffix: vec![],
             }),
-            address: Some(PersonAddress {
+            address: Some(Address {
                 address_use: AddressUse::Home,
                 period,
                 text: None,
@@ -57,11 +128,12 @@ mod tests {
                     value: "12345678".into(),
                 }],
             }),
-            telecoms: vec![PersonTelecom {
+            telecoms: vec![Telecom {
                 period,
                 system: TelecomSystem::Phone,
                 value: "01632960587".into(),
                 telecom_use: Some(TelecomUse::Home),
+                textphone: false,
             }],
             relationship: vec![
                 Relationship::Personal,
@@ -90,7 +162,7 @@ mod tests {
             patient: Some(NhsNumber::parse("9000000017").unwrap()),
             active: true,
             period,
-            name: Some(PersonName {
+            name: Some(Name {
                 name_use: NameUse::Maiden,
                 period,
                 given: vec!["Jayne".into(), "Ælfrida".into()],
@@ -98,7 +170,7 @@ mod tests {
                 prefix: vec!["Dr".into()],
                 suffix: vec!["OBE".into()],
             }),
-            address: Some(PersonAddress {
+            address: Some(Address {
                 address_use: AddressUse::Temp,
                 period,
                 text: Some("Holiday Home".into()),
@@ -118,11 +190,12 @@ mod tests {
             telecoms: TelecomSystem::ALL
                 .iter()
                 .zip(TelecomUse::ALL)
-                .map(|(&system, &telecom_use)| PersonTelecom {
+                .map(|(&system, &telecom_use)| Telecom {
                     period,
                     system,
                     value: format!("{}@example.nhs.uk", system.code()),
                     telecom_use: Some(telecom_use),
+                    textphone: system == TelecomSystem::Other,
                 })
                 .collect(),
             relationship: Relationship::ALL.to_vec(),
@@ -141,17 +214,29 @@ mod tests {
         }
     }
 
+    /// `every_field` as format 1 held it: it had no textphone flag.
+    fn every_field_in_v1() -> RelatedDetails {
+        let mut details = every_field();
+        for t in &mut details.telecoms {
+            t.textphone = false;
+        }
+        details
+    }
+
     /// Format 1, as written by `encode` when it was the current format.
     const V1: &[u8] = include_bytes!("../testdata/related-details-v1.bin");
+    /// Format 2, likewise.
+    const V2: &[u8] = include_bytes!("../testdata/related-details-v2.bin");
 
     #[test]
     fn the_current_format_is_the_committed_one() {
-        assert_eq!(encode(&every_field()), V1);
+        assert_eq!(encode(&every_field()), V2);
     }
 
     #[test]
     fn every_committed_format_decodes_to_the_value_it_was_made_from() {
-        assert_eq!(decode(V1).unwrap(), every_field());
+        assert_eq!(decode(V1).unwrap(), every_field_in_v1());
+        assert_eq!(decode(V2).unwrap(), every_field());
     }
 
     #[test]
