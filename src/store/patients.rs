@@ -208,12 +208,7 @@ pub fn retrieve_exact(
     conn: &mut PgConnection,
     nhs_number: NhsNumber,
 ) -> Result<Retrieved, DbError> {
-    let row = patients::table
-        .find(nhs_number.as_i64())
-        .select(PatientRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(match row {
+    Ok(match find(conn, nhs_number.as_i64())? {
         None => Retrieved::Missing,
         Some(row) if row.is_invalidated() => Retrieved::Invalidated,
         Some(row) => Retrieved::Current(Box::new(row.into_patient()?)),

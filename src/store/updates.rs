@@ -224,10 +224,8 @@ pub fn remember(conn: &mut PgConnection, request_id: Uuid, answer: &Remembered) 
 
 /// Deletes answers older than the window (run now and then by any instance).
 pub fn expire(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.filter(
-        idempotency_keys::created_at.lt(Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)),
-    ))
-    .execute(conn)
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(window_start())))
+        .execute(conn)
 }
 
 /// A row of `patient_versions`: a patient as it was before an update.
