@@ -24,14 +24,15 @@ pub fn decode(bytes: &[u8]) -> Result<RelatedDetails, CodecError> {
 }
 
 /// The layout of format 1, for reading rows written in it. Only the telecom
-/// differs from format 2; the types it shares with it are format 1's as
-/// long as the format 1 fixture decodes.
+/// differs from format 2. The types it shares with format 2 (name, address,
+/// ...) still have their format 1 layout; should one change, the format 1
+/// fixture test fails, and that type needs its format 1 copy here too.
 mod v1 {
     use serde::Deserialize;
 
     use crate::domain::NhsNumber;
     use crate::domain::codes::{TelecomSystem, TelecomUse};
-    use crate::domain::patient::{Address, Communication, ContactPreference, Name, Period};
+    use crate::domain::patient::{self, Address, Communication, ContactPreference, Name, Period};
     use crate::domain::related::{self, Relationship};
 
     #[derive(Deserialize)]
@@ -68,7 +69,7 @@ mod v1 {
                 telecoms: v
                     .telecoms
                     .into_iter()
-                    .map(|t| crate::domain::patient::Telecom {
+                    .map(|t| patient::Telecom {
                         period: t.period,
                         system: t.system,
                         value: t.value,
