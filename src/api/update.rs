@@ -97,7 +97,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
         }
         return replay(conn, work, &previous).map(Some);
     }
-    if row.security == 3 {
+    if row.is_invalidated() {
         return Err(ApiError::Invalidated);
     }
     if row.superseded_by.is_some() {

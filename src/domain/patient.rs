@@ -31,15 +31,19 @@ pub struct Patient {
 }
 
 /// Everything else about a patient: the lists and the UK Core extensions.
-/// Stored compactly as one encoded value (`store::codec`), so field order
-/// matters: append new fields at the end with `#[serde(default)]`.
+/// Stored compactly as one encoded value (`store::codec`) that names no
+/// fields: postcard reads exactly the fields it expects, in order, so any
+/// change to the fields here or in the types they hold (even one appended
+/// with `#[serde(default)]`) makes stored rows fail to decode or be misread.
+/// Change them only with a new format byte in `store::codec` and a decoder
+/// that still reads the old layout (its fixture test fails otherwise).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Details {
     pub verification: Option<Verification>,
     pub multiple_birth: Option<u8>,
-    pub names: Vec<Name>,
-    pub addresses: Vec<Address>,
-    pub telecoms: Vec<Telecom>,
+    pub names: Vec<WithId<Name>>,
+    pub addresses: Vec<WithId<Address>>,
+    pub telecoms: Vec<WithId<Telecom>>,
     pub contacts: Vec<EmergencyContact>,
     pub general_practitioner: Option<OrganisationRef>,
     pub managing_organisation: Option<OrganisationRef>,
@@ -59,9 +63,45 @@ pub struct Period {
     pub end: Option<NaiveDate>,
 }
 
+/// An item of one of a patient's lists (names, addresses, telecoms) with
+/// its PDS object id, by which a PATCH names it. A related person holds the
+/// same items without ids. It derefs to the item, so the item's elements
+/// read as the list item's own.
+///
+/// Stored as the id followed by the item's fields (postcard does not mark
+/// where a struct starts).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WithId<T> {
+    pub id: String,
+    pub item: T,
+}
+
+impl<T> WithId<T> {
+    pub fn new(id: impl Into<String>, item: T) -> Self {
+        Self {
+            id: id.into(),
+            item,
+        }
+    }
+}
+
+impl<T> std::ops::Deref for WithId<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.item
+    }
+}
+
+impl<T> std::ops::DerefMut for WithId<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.item
+    }
+}
+
+/// A patient's or a related person's name.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Name {
-    pub id: String,
     pub name_use: NameUse,
     pub period: Option<Period>,
     pub given: Vec<String>,
@@ -70,9 +110,9 @@ pub struct Name {
     pub suffix: Vec<String>,
 }
 
+/// A patient's or a related person's address.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Address {
-    pub id: String,
     pub address_use: AddressUse,
     pub period: Option<Period>,
     /// Required for temporary addresses ("Student Accommodation", ...).
@@ -88,9 +128,9 @@ pub struct AddressKey {
     pub value: String,
 }
 
+/// A patient's or a related person's phone number, email address, ...
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Telecom {
-    pub id: String,
     pub period: Option<Period>,
     pub system: TelecomSystem,
     pub value: String,
@@ -271,24 +311,28 @@ mod tests {
         let mut p = Patient::minimal(NhsNumber::parse("9000000009").unwrap(), 1);
         p.security = security;
         p.birth_date = NaiveDate::from_ymd_opt(2000, 1, 1);
-        p.details.names.push(Name {
-            id: "1".into(),
-            name_use: NameUse::Usual,
-            period: None,
-            given: vec!["Ann".into()],
-            family: Some("Lee".into()),
-            prefix: vec![],
-            suffix: vec![],
-        });
-        p.details.addresses.push(Address {
-            id: "2".into(),
-            address_use: AddressUse::Home,
-            period: None,
-            text: None,
-            lines: vec!["1 Road".into()],
-            postal_code: Some("LS1 1AA".into()),
-            keys: vec![],
-        });
+        p.details.names.push(WithId::new(
+            "1",
+            Name {
+                name_use: NameUse::Usual,
+                period: None,
+                given: vec!["Ann".into()],
+                family: Some("Lee".into()),
+                prefix: vec![],
+                suffix: vec![],
+            },
+        ));
+        p.details.addresses.push(WithId::new(
+            "2",
+            Address {
+                address_use: AddressUse::Home,
+                period: None,
+                text: None,
+                lines: vec!["1 Road".into()],
+                postal_code: Some("LS1 1AA".into()),
+                keys: vec![],
+            },
+        ));
         p.details.nominated_pharmacy = Some("FA123".into());
         p
     }

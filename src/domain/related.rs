@@ -5,8 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::NhsNumber;
-use super::codes::{AddressUse, NameUse, TelecomSystem, TelecomUse};
-use super::patient::{AddressKey, Communication, ContactPreference, Period};
+use super::patient::{Address, Communication, ContactPreference, Name, Period, Telecom};
 
 /// One related person of one patient.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,20 +16,22 @@ pub struct RelatedPerson {
 }
 
 /// Everything about a related person but its id. Stored compactly as one
-/// encoded value (`store::related`), so field order matters: append new
-/// fields at the end with `#[serde(default)]`.
+/// encoded value (`store::related`) that names no fields, so the rule of
+/// `domain::patient::Details` holds: change the fields only with a new
+/// format byte and a decoder that still reads the old layout.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct RelatedDetails {
     /// The related person's own NHS number, when they have one.
     pub patient: Option<NhsNumber>,
     pub active: bool,
     pub period: Option<Period>,
-    /// PDS holds at most one name and one address; both are required when
-    /// there is no `patient` reference.
-    pub name: Option<PersonName>,
-    pub address: Option<PersonAddress>,
+    /// PDS holds at most one name and one address, and like the telecoms
+    /// they have no ids; both are required when there is no `patient`
+    /// reference.
+    pub name: Option<Name>,
+    pub address: Option<Address>,
     /// At most five.
-    pub telecoms: Vec<PersonTelecom>,
+    pub telecoms: Vec<Telecom>,
     /// Role, type and optionally next of kin: one to three codes.
     pub relationship: Vec<Relationship>,
     /// Copy this person in on correspondence with the patient.
@@ -39,35 +40,6 @@ pub struct RelatedDetails {
     pub contact_rank: Option<u8>,
     pub contact_preference: Option<ContactPreference>,
     pub communication: Option<Communication>,
-}
-
-/// A related person's name. Unlike a patient's names it carries no id.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PersonName {
-    pub name_use: NameUse,
-    pub period: Option<Period>,
-    pub given: Vec<String>,
-    pub family: Option<String>,
-    pub prefix: Vec<String>,
-    pub suffix: Vec<String>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PersonAddress {
-    pub address_use: AddressUse,
-    pub period: Option<Period>,
-    pub text: Option<String>,
-    pub lines: Vec<String>,
-    pub postal_code: Option<String>,
-    pub keys: Vec<AddressKey>,
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PersonTelecom {
-    pub period: Option<Period>,
-    pub system: TelecomSystem,
-    pub value: String,
-    pub telecom_use: Option<TelecomUse>,
 }
 
 /// Which code system a relationship code belongs to.
@@ -151,6 +123,7 @@ impl RelatedPerson {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::codes::{AddressUse, TelecomSystem};
 
     #[test]
     fn codes_round_trip_and_name_their_system() {
@@ -168,7 +141,7 @@ mod tests {
             id: "A1".into(),
             details: RelatedDetails {
                 active: true,
-                address: Some(PersonAddress {
+                address: Some(Address {
                     address_use: AddressUse::Home,
                     period: None,
                     text: None,
@@ -176,11 +149,12 @@ mod tests {
                     postal_code: Some("LS1 1AA".into()),
                     keys: vec![],
                 }),
-                telecoms: vec![PersonTelecom {
+                telecoms: vec![Telecom {
                     period: None,
                     system: TelecomSystem::Phone,
                     value: "01632960587".into(),
                     telecom_use: None,
+                    textphone: false,
                 }],
                 relationship: vec![Relationship::Guardian],
                 ..RelatedDetails::default()

@@ -244,7 +244,7 @@ fn meta(top: &Obj<'_>, version: u32, security: Security) -> Result<()> {
 // ---------------------------------------------------------------------------
 // Lists
 
-fn name(item: &Value, path: String) -> Result<Name> {
+fn name(item: &Value, path: String) -> Result<WithId<Name>> {
     let n = Obj::item(
         item,
         path,
@@ -281,18 +281,20 @@ fn name(item: &Value, path: String) -> Result<Name> {
         })
         .collect();
     let suffix = n.strings("suffix")?;
-    Ok(Name {
+    Ok(WithId::new(
         id,
-        name_use,
-        period,
-        given,
-        family,
-        prefix,
-        suffix,
-    })
+        Name {
+            name_use,
+            period,
+            given,
+            family,
+            prefix,
+            suffix,
+        },
+    ))
 }
 
-fn address(item: &Value, path: String) -> Result<Address> {
+fn address(item: &Value, path: String) -> Result<WithId<Address>> {
     let a = Obj::item(
         item,
         path,
@@ -350,18 +352,20 @@ fn address(item: &Value, path: String) -> Result<Address> {
             value: text.to_owned(),
         });
     }
-    Ok(Address {
+    Ok(WithId::new(
         id,
-        address_use,
-        period,
-        text,
-        lines,
-        postal_code,
-        keys,
-    })
+        Address {
+            address_use,
+            period,
+            text,
+            lines,
+            postal_code,
+            keys,
+        },
+    ))
 }
 
-fn telecom(item: &Value, path: String) -> Result<Telecom> {
+fn telecom(item: &Value, path: String) -> Result<WithId<Telecom>> {
     let t = Obj::item(
         item,
         path,
@@ -394,14 +398,16 @@ fn telecom(item: &Value, path: String) -> Result<Telecom> {
             textphone = true;
         }
     }
-    Ok(Telecom {
+    Ok(WithId::new(
         id,
-        period,
-        system,
-        value,
-        telecom_use,
-        textphone,
-    })
+        Telecom {
+            period,
+            system,
+            value,
+            telecom_use,
+            textphone,
+        },
+    ))
 }
 
 fn contact(item: &Value, path: String) -> Result<EmergencyContact> {

@@ -3,7 +3,7 @@
 use serde_json::{Map, Value, json};
 
 use super::{date, instant, urls::*};
-use crate::domain::codes::{AddressUse, NameUse, TelecomSystem};
+use crate::domain::codes::TelecomSystem;
 use crate::domain::patient::*;
 
 pub fn render(patient: &Patient) -> Value {
@@ -34,7 +34,7 @@ pub fn render(patient: &Patient) -> Value {
             }]
         }),
     );
-    put_list(&mut out, "name", d.names.iter().map(name));
+    put_list(&mut out, "name", d.names.iter().map(|n| with_id(n, name)));
     if let Some(g) = patient.gender {
         out.insert("gender".into(), json!(g.code()));
     }
@@ -47,8 +47,16 @@ pub fn render(patient: &Patient) -> Value {
     if let Some(at) = &patient.deceased {
         out.insert("deceasedDateTime".into(), json!(instant(at)));
     }
-    put_list(&mut out, "address", d.addresses.iter().map(address));
-    put_list(&mut out, "telecom", d.telecoms.iter().map(telecom));
+    put_list(
+        &mut out,
+        "address",
+        d.addresses.iter().map(|a| with_id(a, address)),
+    );
+    put_list(
+        &mut out,
+        "telecom",
+        d.telecoms.iter().map(|t| with_id(t, telecom)),
+    );
     put_list(&mut out, "contact", d.contacts.iter().map(contact));
     if let Some(gp) = &d.general_practitioner {
         let mut reference = organisation(gp);
@@ -87,73 +95,45 @@ pub(super) fn period(p: &Option<Period>, into: &mut Map<String, Value>) {
     }
 }
 
-fn name(n: &Name) -> Value {
+/// A list item: its `id`, then its elements.
+fn with_id<T>(item: &WithId<T>, elements: fn(&T) -> Map<String, Value>) -> Value {
     let mut v = Map::new();
-    v.insert("id".into(), json!(n.id));
-    name_fields(
-        &mut v, n.name_use, &n.period, &n.given, &n.family, &n.prefix, &n.suffix,
-    );
+    v.insert("id".into(), json!(item.id));
+    v.extend(elements(&item.item));
     Value::Object(v)
 }
 
-/// A name's elements after its `id` (shared with related people).
-pub(super) fn name_fields(
-    v: &mut Map<String, Value>,
-    name_use: NameUse,
-    period_of: &Option<Period>,
-    given: &[String],
-    family: &Option<String>,
-    prefix: &[String],
-    suffix: &[String],
-) {
-    v.insert("use".into(), json!(name_use.code()));
-    period(period_of, v);
-    if !given.is_empty() {
-        v.insert("given".into(), json!(given));
+/// A name's elements (shared with related people, whose names have no id).
+pub(super) fn name(n: &Name) -> Map<String, Value> {
+    let mut v = Map::new();
+    v.insert("use".into(), json!(n.name_use.code()));
+    period(&n.period, &mut v);
+    if !n.given.is_empty() {
+        v.insert("given".into(), json!(n.given));
     }
-    if let Some(f) = family {
+    if let Some(f) = &n.family {
         v.insert("family".into(), json!(f));
     }
-    if !prefix.is_empty() {
-        v.insert("prefix".into(), json!(prefix));
+    if !n.prefix.is_empty() {
+        v.insert("prefix".into(), json!(n.prefix));
     }
-    if !suffix.is_empty() {
-        v.insert("suffix".into(), json!(suffix));
+    if !n.suffix.is_empty() {
+        v.insert("suffix".into(), json!(n.suffix));
     }
+    v
 }
 
-fn address(a: &Address) -> Value {
+/// An address's elements (shared with related people).
+pub(super) fn address(a: &Address) -> Map<String, Value> {
     let mut v = Map::new();
-    v.insert("id".into(), json!(a.id));
-    address_fields(
-        &mut v,
-        &a.period,
-        a.address_use,
-        &a.text,
-        &a.lines,
-        &a.postal_code,
-        &a.keys,
-    );
-    Value::Object(v)
-}
-
-/// An address's elements after its `id` (shared with related people).
-pub(super) fn address_fields(
-    v: &mut Map<String, Value>,
-    period_of: &Option<Period>,
-    address_use: AddressUse,
-    text: &Option<String>,
-    lines: &[String],
-    postal_code: &Option<String>,
-    keys: &[AddressKey],
-) {
-    period(period_of, v);
-    v.insert("use".into(), json!(address_use.code()));
-    if let Some(t) = text {
+    period(&a.period, &mut v);
+    v.insert("use".into(), json!(a.address_use.code()));
+    if let Some(t) = &a.text {
         v.insert("text".into(), json!(t));
     }
     // PDS drops blank lines rather than returning empty strings.
-    let lines: Vec<&str> = lines
+    let lines: Vec<&str> = a
+        .lines
         .iter()
         .map(|l| l.trim())
         .filter(|l| !l.is_empty())
@@ -161,11 +141,12 @@ pub(super) fn address_fields(
     if !lines.is_empty() {
         v.insert("line".into(), json!(lines));
     }
-    if let Some(p) = postal_code {
+    if let Some(p) = &a.postal_code {
         v.insert("postalCode".into(), json!(p));
     }
-    if !keys.is_empty() {
-        let keys: Vec<Value> = keys
+    if !a.keys.is_empty() {
+        let keys: Vec<Value> = a
+            .keys
             .iter()
             .map(|k| {
                 json!({"url": EXT_ADDRESS_KEY, "extension": [
@@ -176,11 +157,12 @@ pub(super) fn address_fields(
             .collect();
         v.insert("extension".into(), Value::Array(keys));
     }
+    v
 }
 
-fn telecom(t: &Telecom) -> Value {
+/// A telecom's elements (shared with related people).
+pub(super) fn telecom(t: &Telecom) -> Map<String, Value> {
     let mut v = Map::new();
-    v.insert("id".into(), json!(t.id));
     period(&t.period, &mut v);
     v.insert("system".into(), json!(t.system.code()));
     v.insert("value".into(), json!(t.value));
@@ -195,7 +177,7 @@ fn telecom(t: &Telecom) -> Value {
             }}]),
         );
     }
-    Value::Object(v)
+    v
 }
 
 fn contact(c: &EmergencyContact) -> Value {

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
-use super::patient::{address_fields, communication, contact_preference, name_fields, period};
+use super::patient::{address, communication, contact_preference, name, period, telecom};
 use super::urls::*;
 use crate::domain::related::*;
 
@@ -48,7 +48,7 @@ pub fn render(person: &RelatedPerson) -> Value {
     out.insert("active".into(), json!(d.active));
     period(&d.period, &mut out);
     if let Some(n) = &d.name {
-        out.insert("name".into(), json!([name(n)]));
+        out.insert("name".into(), Value::Array(vec![Value::Object(name(n))]));
     }
     let codings: Vec<Value> = d.relationship.iter().map(|r| relationship(*r)).collect();
     out.insert("relationship".into(), json!([{"coding": codings}]));
@@ -59,11 +59,19 @@ pub fn render(person: &RelatedPerson) -> Value {
     if !d.telecoms.is_empty() {
         out.insert(
             "telecom".into(),
-            Value::Array(d.telecoms.iter().map(telecom).collect()),
+            Value::Array(
+                d.telecoms
+                    .iter()
+                    .map(|t| Value::Object(telecom(t)))
+                    .collect(),
+            ),
         );
     }
     if let Some(a) = &d.address {
-        out.insert("address".into(), json!([address(a)]));
+        out.insert(
+            "address".into(),
+            Value::Array(vec![Value::Object(address(a))]),
+        );
     }
     Value::Object(out)
 }
@@ -74,39 +82,6 @@ fn relationship(r: Relationship) -> Value {
         RelationshipSystem::Hl7 => CS_HL7_RELATIONSHIP,
     };
     json!({"system": system, "code": r.code(), "display": r.display()})
-}
-
-fn name(n: &PersonName) -> Value {
-    let mut v = Map::new();
-    name_fields(
-        &mut v, n.name_use, &n.period, &n.given, &n.family, &n.prefix, &n.suffix,
-    );
-    Value::Object(v)
-}
-
-fn telecom(t: &PersonTelecom) -> Value {
-    let mut v = Map::new();
-    period(&t.period, &mut v);
-    v.insert("system".into(), json!(t.system.code()));
-    v.insert("value".into(), json!(t.value));
-    if let Some(u) = t.telecom_use {
-        v.insert("use".into(), json!(u.code()));
-    }
-    Value::Object(v)
-}
-
-fn address(a: &PersonAddress) -> Value {
-    let mut v = Map::new();
-    address_fields(
-        &mut v,
-        &a.period,
-        a.address_use,
-        &a.text,
-        &a.lines,
-        &a.postal_code,
-        &a.keys,
-    );
-    Value::Object(v)
 }
 
 /// Copy correspondence (only when true), contact rank, contact preference

@@ -20,7 +20,7 @@ use crate::domain::codes::{
 };
 use crate::domain::patient::{
     Address, AddressKey, ContactPoint, DeathNotification, Details, EmergencyContact, Name,
-    OrganisationRef, Period, Telecom,
+    OrganisationRef, Period, Telecom, WithId,
 };
 use crate::domain::{NhsNumber, Patient};
 use chrono::{DateTime, Datelike, NaiveDate, TimeDelta, Utc};
@@ -459,7 +459,7 @@ impl Builder {
         (Some(deceased), Some(notification))
     }
 
-    fn names(&mut self, person: &Person) -> Vec<Name> {
+    fn names(&mut self, person: &Person) -> Vec<WithId<Name>> {
         let family = self.surname();
         let given = self.given_names(person);
         let prefix = self.prefix(person);
@@ -469,15 +469,17 @@ impl Builder {
             Vec::new()
         };
         let first_given = given.first;
-        let mut names = vec![Name {
-            id: self.ids.next(),
-            name_use: NameUse::Usual,
-            period: None,
-            given: given.names,
-            family: Some(family),
-            prefix: prefix.map(|p| vec![p.to_string()]).unwrap_or_default(),
-            suffix,
-        }];
+        let mut names = vec![WithId::new(
+            self.ids.next(),
+            Name {
+                name_use: NameUse::Usual,
+                period: None,
+                given: given.names,
+                family: Some(family),
+                prefix: prefix.map(|p| vec![p.to_string()]).unwrap_or_default(),
+                suffix,
+            },
+        )];
 
         // Women who took a spouse's surname keep the one they were born with.
         if prefix == Some("Mrs") && self.rng.percent(15) {
@@ -492,29 +494,33 @@ impl Builder {
                 } else {
                     NameUse::Old
                 };
-                names.push(Name {
-                    id: self.ids.next(),
-                    name_use,
-                    period: Some(Period {
-                        start: None,
-                        end: Some(day(married)),
-                    }),
-                    given: names[0].given.clone(),
-                    family: Some(born_with),
-                    prefix: vec!["Miss".to_string()],
-                    suffix: Vec::new(),
-                });
+                names.push(WithId::new(
+                    self.ids.next(),
+                    Name {
+                        name_use,
+                        period: Some(Period {
+                            start: None,
+                            end: Some(day(married)),
+                        }),
+                        given: names[0].given.clone(),
+                        family: Some(born_with),
+                        prefix: vec!["Miss".to_string()],
+                        suffix: Vec::new(),
+                    },
+                ));
             }
         } else if !first_given.nickname.is_empty() && self.rng.percent(3) {
-            names.push(Name {
-                id: self.ids.next(),
-                name_use: NameUse::Nickname,
-                period: None,
-                given: vec![first_given.nickname.to_string()],
-                family: names[0].family.clone(),
-                prefix: Vec::new(),
-                suffix: Vec::new(),
-            });
+            names.push(WithId::new(
+                self.ids.next(),
+                Name {
+                    name_use: NameUse::Nickname,
+                    period: None,
+                    given: vec![first_given.nickname.to_string()],
+                    family: names[0].family.clone(),
+                    prefix: Vec::new(),
+                    suffix: Vec::new(),
+                },
+            ));
         }
         names
     }
@@ -606,7 +612,7 @@ impl Builder {
         Some(prefix)
     }
 
-    fn home_address(&mut self) -> Address {
+    fn home_address(&mut self) -> WithId<Address> {
         let area = self.tables.areas.pick(&mut self.rng);
         let mut lines = Vec::with_capacity(4);
         if self.rng.percent(6) {
@@ -631,19 +637,21 @@ impl Builder {
         } else {
             Vec::new()
         };
-        Address {
-            id: self.ids.next(),
-            address_use: AddressUse::Home,
-            period: None,
-            text: None,
-            lines,
-            postal_code,
-            keys,
-        }
+        WithId::new(
+            self.ids.next(),
+            Address {
+                address_use: AddressUse::Home,
+                period: None,
+                text: None,
+                lines,
+                postal_code,
+                keys,
+            },
+        )
     }
 
     /// Term-time or other temporary lodging, for a few months around now.
-    fn temporary_address(&mut self, person: &Person) -> Address {
+    fn temporary_address(&mut self, person: &Person) -> WithId<Address> {
         let text = if (17..25).contains(&person.age) && self.rng.percent(80) {
             names::TEMP_ADDRESS_TEXTS[0]
         } else {
@@ -653,18 +661,20 @@ impl Builder {
         let lines = vec![self.flat(), self.street_line(), area.town.to_string()];
         let start = REFERENCE_DAY.num_days_from_ce() - self.rng.below(300) as i32;
         let end = start + self.rng.between(30, 365) as i32;
-        Address {
-            id: self.ids.next(),
-            address_use: AddressUse::Temp,
-            period: Some(Period {
-                start: Some(day(start)),
-                end: Some(day(end)),
-            }),
-            text: Some(text.to_string()),
-            lines,
-            postal_code: Some(self.postcode(area)),
-            keys: Vec::new(),
-        }
+        WithId::new(
+            self.ids.next(),
+            Address {
+                address_use: AddressUse::Temp,
+                period: Some(Period {
+                    start: Some(day(start)),
+                    end: Some(day(end)),
+                }),
+                text: Some(text.to_string()),
+                lines,
+                postal_code: Some(self.postcode(area)),
+                keys: Vec::new(),
+            },
+        )
     }
 
     fn flat(&mut self) -> String {
@@ -726,7 +736,7 @@ impl Builder {
         number
     }
 
-    fn telecoms(&mut self, person: &Person, name: &Name) -> Vec<Telecom> {
+    fn telecoms(&mut self, person: &Person, name: &Name) -> Vec<WithId<Telecom>> {
         let mut telecoms = Vec::with_capacity(2);
         if self.rng.percent(80) {
             let (value, telecom_use) = if person.age >= 12 && self.rng.percent(70) {
@@ -734,14 +744,16 @@ impl Builder {
             } else {
                 (self.phone_number("01632960"), TelecomUse::Home)
             };
-            telecoms.push(Telecom {
-                id: self.ids.next(),
-                period: None,
-                system: TelecomSystem::Phone,
-                value,
-                telecom_use: Some(telecom_use),
-                textphone: false,
-            });
+            telecoms.push(WithId::new(
+                self.ids.next(),
+                Telecom {
+                    period: None,
+                    system: TelecomSystem::Phone,
+                    value,
+                    telecom_use: Some(telecom_use),
+                    textphone: false,
+                },
+            ));
         }
         if person.age >= 13 && self.rng.percent(55) {
             let given = name.given.first().map_or("", String::as_str);
@@ -754,14 +766,16 @@ impl Builder {
                 push_decimal(&mut email, self.rng.between(1, 99), 1);
             }
             email.push_str("@example.com");
-            telecoms.push(Telecom {
-                id: self.ids.next(),
-                period: None,
-                system: TelecomSystem::Email,
-                value: email,
-                telecom_use: Some(TelecomUse::Home),
-                textphone: false,
-            });
+            telecoms.push(WithId::new(
+                self.ids.next(),
+                Telecom {
+                    period: None,
+                    system: TelecomSystem::Email,
+                    value: email,
+                    telecom_use: Some(TelecomUse::Home),
+                    textphone: false,
+                },
+            ));
         }
         telecoms
     }

@@ -6,9 +6,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use crate::domain::codes::*;
 use crate::domain::patient::*;
-use crate::domain::related::{
-    PersonAddress, PersonName, PersonTelecom, RelatedDetails, RelatedPerson, Relationship,
-};
+use crate::domain::related::{RelatedDetails, RelatedPerson, Relationship};
 use crate::domain::{NhsNumber, Patient};
 use crate::store::patients::{FormerNameRow, PatientRow};
 use crate::store::related::RelatedRow;
@@ -42,14 +40,8 @@ fn period(from: i32, to: i32) -> Option<Period> {
     })
 }
 
-fn leeds_address(
-    id: &str,
-    address_use: AddressUse,
-    text: Option<&str>,
-    years: (i32, i32),
-) -> Address {
+fn leeds_address(address_use: AddressUse, text: Option<&str>, years: (i32, i32)) -> Address {
     Address {
-        id: id.into(),
         address_use,
         period: period(years.0, years.1),
         text: text.map(Into::into),
@@ -100,49 +92,55 @@ fn full_record(
         details: Details {
             verification: Some(Verification::Verified),
             multiple_birth: Some(1),
-            names: vec![Name {
-                id: "123".into(),
-                name_use: NameUse::Usual,
-                period: period(years.0, years.1),
-                given: vec![given.into()],
-                family: Some(family.into()),
-                prefix: vec!["Mrs".into()],
-                suffix: suffix.iter().map(|s| s.to_string()).collect(),
-            }],
+            names: vec![WithId::new(
+                "123",
+                Name {
+                    name_use: NameUse::Usual,
+                    period: period(years.0, years.1),
+                    given: vec![given.into()],
+                    family: Some(family.into()),
+                    prefix: vec!["Mrs".into()],
+                    suffix: suffix.iter().map(|s| s.to_string()).collect(),
+                },
+            )],
             addresses: vec![
-                leeds_address("456", AddressUse::Home, None, years),
-                leeds_address(
+                WithId::new("456", leeds_address(AddressUse::Home, None, years)),
+                WithId::new(
                     "T456",
-                    AddressUse::Temp,
-                    Some("Student Accommodation"),
-                    years,
+                    leeds_address(AddressUse::Temp, Some("Student Accommodation"), years),
                 ),
             ],
             telecoms: vec![
-                Telecom {
-                    id: "789".into(),
-                    period: period(years.0, years.1),
-                    system: TelecomSystem::Phone,
-                    value: "01632960587".into(),
-                    telecom_use: Some(TelecomUse::Home),
-                    textphone: false,
-                },
-                Telecom {
-                    id: "790".into(),
-                    period: period(2019, 2022),
-                    system: TelecomSystem::Email,
-                    value: email.into(),
-                    telecom_use: Some(TelecomUse::Home),
-                    textphone: false,
-                },
-                Telecom {
-                    id: "OC789".into(),
-                    period: period(years.0, years.1),
-                    system: TelecomSystem::Other,
-                    value: "01632960587".into(),
-                    telecom_use: Some(TelecomUse::Home),
-                    textphone: true,
-                },
+                WithId::new(
+                    "789",
+                    Telecom {
+                        period: period(years.0, years.1),
+                        system: TelecomSystem::Phone,
+                        value: "01632960587".into(),
+                        telecom_use: Some(TelecomUse::Home),
+                        textphone: false,
+                    },
+                ),
+                WithId::new(
+                    "790",
+                    Telecom {
+                        period: period(2019, 2022),
+                        system: TelecomSystem::Email,
+                        value: email.into(),
+                        telecom_use: Some(TelecomUse::Home),
+                        textphone: false,
+                    },
+                ),
+                WithId::new(
+                    "OC789",
+                    Telecom {
+                        period: period(years.0, years.1),
+                        system: TelecomSystem::Other,
+                        value: "01632960587".into(),
+                        telecom_use: Some(TelecomUse::Home),
+                        textphone: true,
+                    },
+                ),
             ],
             contacts: vec![EmergencyContact {
                 id: "C123".into(),
@@ -284,30 +282,34 @@ fn youds() -> Vec<Patient> {
                 given,
                 "YOUDS",
             ));
-            p.details.addresses.push(Address {
-                id: format!("YA{i}"),
-                address_use: AddressUse::Home,
-                period: None,
-                text: None,
-                lines: vec![format!("{} Station Road", i + 1), "Epworth".into()],
-                postal_code: Some(postcode.into()),
-                keys: vec![],
-            });
+            p.details.addresses.push(WithId::new(
+                format!("YA{i}"),
+                Address {
+                    address_use: AddressUse::Home,
+                    period: None,
+                    text: None,
+                    lines: vec![format!("{} Station Road", i + 1), "Epworth".into()],
+                    postal_code: Some(postcode.into()),
+                    keys: vec![],
+                },
+            ));
             p
         })
         .collect()
 }
 
-fn simple_name(id: &str, name_use: NameUse, given: &str, family: &str) -> Name {
-    Name {
-        id: id.into(),
-        name_use,
-        period: None,
-        given: vec![given.into()],
-        family: Some(family.into()),
-        prefix: vec![],
-        suffix: vec![],
-    }
+fn simple_name(id: &str, name_use: NameUse, given: &str, family: &str) -> WithId<Name> {
+    WithId::new(
+        id,
+        Name {
+            name_use,
+            period: None,
+            given: vec![given.into()],
+            family: Some(family.into()),
+            prefix: vec![],
+            suffix: vec![],
+        },
+    )
 }
 
 /// Married and changed her name: found by the old one only with `_history`.
@@ -323,14 +325,16 @@ fn renamed() -> Patient {
     p.details
         .names
         .push(simple_name("N0", NameUse::Maiden, "Mary", "Oldcastle"));
-    p.details.telecoms.push(Telecom {
-        id: "T1".into(),
-        period: None,
-        system: TelecomSystem::Email,
-        value: "mary.newland@example.com".into(),
-        telecom_use: Some(TelecomUse::Home),
-        textphone: false,
-    });
+    p.details.telecoms.push(WithId::new(
+        "T1",
+        Telecom {
+            period: None,
+            system: TelecomSystem::Email,
+            value: "mary.newland@example.com".into(),
+            telecom_use: Some(TelecomUse::Home),
+            textphone: false,
+        },
+    ));
     p
 }
 
@@ -374,8 +378,7 @@ fn related_person(id: &str, reference: &str, personal_details: bool) -> RelatedP
         ..RelatedDetails::default()
     };
     if personal_details {
-        let home = leeds_address("", AddressUse::Home, None, (2020, 2021));
-        details.name = Some(PersonName {
+        details.name = Some(Name {
             name_use: NameUse::Usual,
             period: years,
             given: vec!["Jane".into()],
@@ -383,20 +386,14 @@ fn related_person(id: &str, reference: &str, personal_details: bool) -> RelatedP
             prefix: vec!["Mrs".into()],
             suffix: vec!["MBE".into()],
         });
-        details.telecoms = vec![PersonTelecom {
+        details.telecoms = vec![Telecom {
             period: years,
             system: TelecomSystem::Phone,
             value: "01632960587".into(),
             telecom_use: Some(TelecomUse::Home),
+            textphone: false,
         }];
-        details.address = Some(PersonAddress {
-            address_use: home.address_use,
-            period: home.period,
-            text: home.text,
-            lines: home.lines,
-            postal_code: home.postal_code,
-            keys: home.keys,
-        });
+        details.address = Some(leeds_address(AddressUse::Home, None, (2020, 2021)));
     }
     RelatedPerson {
         id: id.into(),

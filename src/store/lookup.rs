@@ -36,9 +36,11 @@ use tokio::sync::oneshot;
 
 use super::audit::{self, AuditEvent, Columns};
 use super::db::{self, DbError, Pool};
+use super::label::StoredLabel;
 use super::patients::{self, PatientRow, Retrieved};
 use crate::domain::NhsNumber;
-use crate::domain::patient::Clearance;
+use crate::domain::codes::Security;
+use crate::domain::patient::{Clearance, label_visible_in_full};
 
 /// Largest batch: bounds the statement's arrays and one batch's latency.
 const MAX_BATCH: usize = 64;
@@ -222,30 +224,28 @@ fn answer(
     Ok(answers)
 }
 
-/// `patients.security` of an invalidated record.
-const INVALIDATED: i16 = 3;
-
 /// Whether the lookup statement wrote the audit row of a retrieve of `key`:
 /// always, unless the record was merged into one that was merged again
 /// (the statement follows one merge).
 fn judged(key: i64, rows: &HashMap<i64, PatientRow>) -> bool {
     let merged_into = rows
         .get(&key)
-        .filter(|row| row.security < INVALIDATED)
+        .filter(|row| !row.is_invalidated())
         .and_then(|row| row.superseded_by)
         .and_then(|n| rows.get(&n));
     merged_into.is_none_or(|merged| merged.superseded_by.is_none())
 }
 
-/// The clearance as the statement compares it with `patients.security`
-/// (0 `U`, 1 `R`, 2 `V`): a record is shown in full when its code is at
-/// most this, as `Patient::visible_in_full_to` decides.
+/// The clearance as the statement compares it with `patients.security`:
+/// the code of the strictest label it sees in full, so a record is shown in
+/// full when its code is at most this, as `label_visible_in_full` decides.
 fn clearance_code(clearance: Clearance) -> i16 {
-    match clearance {
-        Clearance::None => 0,
-        Clearance::Restricted => 1,
-        Clearance::All => 2,
-    }
+    let strictest_seen = Security::ALL
+        .iter()
+        .copied()
+        .filter(|&label| label_visible_in_full(label, clearance))
+        .fold(Security::Unrestricted, Security::strictest);
+    StoredLabel::Label(strictest_seen).code()
 }
 
 /// The columns of a stored patient, in `PatientRow` order.
@@ -289,31 +289,36 @@ impl QueryFragment<Pg> for Audited<'_> {
         out.push_bind_param::<Array<Int8>, _>(self.keys)?;
         out.push_sql(")), merged AS (SELECT ");
         out.push_sql(STORED);
-        out.push_sql(
+        // The codes are written as literals (the enum's, not bound): the
+        // statement is the same every time, and so is its plan.
+        out.push_sql(&format!(
             " FROM patients WHERE nhs_number IN (SELECT superseded_by FROM found \
-             WHERE security < 3 AND superseded_by IS NOT NULL)), \
+             WHERE security < {invalidated} AND superseded_by IS NOT NULL)), \
              shown AS (SELECT j.*, \
-               CASE WHEN f.security = 3 THEN NULL \
+               CASE WHEN f.security = {invalidated} THEN NULL \
                     WHEN f.superseded_by IS NULL THEN f.security \
-                    WHEN m.security < 3 THEN m.security END AS label, \
+                    WHEN m.security < {invalidated} THEN m.security END AS label, \
                f.superseded_by AS merged_into, m.superseded_by AS merged_again \
              FROM job j LEFT JOIN found f ON f.nhs_number = j.nhs_number \
-             LEFT JOIN merged m ON m.nhs_number = f.superseded_by AND f.security < 3), \
+             LEFT JOIN merged m ON m.nhs_number = f.superseded_by \
+               AND f.security < {invalidated}), \
              audited AS (INSERT INTO audit_events (",
-        );
+            invalidated = StoredLabel::Invalidated.code(),
+        ));
         out.push_sql(audit::Row::COLUMNS);
-        out.push_sql(
+        out.push_sql(&format!(
             ") SELECT at, nhs_number, request_id, correlation_id, \
                CASE WHEN label IS NULL THEN 404 ELSE 200 END, access_mode, action, level, \
-               coalesce(label > 0 AND label > clearance, false), \
-               coalesce(label > 0 AND label <= clearance, false), \
+               coalesce(label > {unrestricted} AND label > clearance, false), \
+               coalesce(label > {unrestricted} AND label <= clearance, false), \
                user_id, role_id, role_code, org_code, client_id, request_id_text, \
                correlation_id_text, access_mode_name, action_name, level_name, \
                CASE WHEN label IS NOT NULL AND merged_into IS NOT NULL \
                     THEN ARRAY[merged_into] END \
              FROM shown WHERE merged_again IS NULL) \
              SELECT ",
-        );
+            unrestricted = StoredLabel::Label(Security::Unrestricted).code(),
+        ));
         out.push_sql(STORED);
         out.push_sql(" FROM found UNION ALL SELECT ");
         out.push_sql(STORED);
@@ -337,7 +342,6 @@ impl RunQueryDsl<PgConnection> for Audited<'_> {}
 mod tests {
     use super::*;
     use crate::domain::Patient;
-    use crate::domain::codes::Security;
     use crate::seed;
     use crate::store::migrate::test_database;
 

@@ -4,6 +4,7 @@ pub mod allocate;
 pub mod audit;
 pub mod codec;
 pub mod db;
+pub mod label;
 pub mod lookup;
 pub mod migrate;
 pub mod patients;

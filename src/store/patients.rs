@@ -5,13 +5,11 @@ use diesel::prelude::*;
 
 use super::codec;
 use super::db::DbError;
+use super::label::StoredLabel;
 use super::schema::{patient_former_names, patients};
-use crate::domain::codes::{Gender, NameUse, Security};
+use crate::domain::codes::{Gender, NameUse};
 use crate::domain::search::normalise;
 use crate::domain::{NhsNumber, Patient};
-
-/// `patients.security` value for an invalidated record (PDS "REDACTED").
-const INVALIDATED: i16 = 3;
 
 /// Superseded numbers can chain (A merged into B, B later into C); follow a
 /// few hops, and treat a longer or circular chain as not found.
@@ -26,26 +24,17 @@ pub struct PatientRow {
     pub deceased_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub birth_date: Option<NaiveDate>,
-    pub security: i16,
+    pub security: StoredLabel,
     pub gender: Option<i16>,
     pub details: Vec<u8>,
     /// Search key: the usual family name in normal form.
     pub family_key: Option<String>,
 }
 
-/// The SQL types of a `PatientRow`, in its field order, for statements
-/// written by hand that return stored patients (`lookup::Audited`).
-pub type StoredRow = (
-    diesel::sql_types::Int8,
-    diesel::sql_types::Nullable<diesel::sql_types::Int8>,
-    diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>,
-    diesel::sql_types::Int4,
-    diesel::sql_types::Nullable<diesel::sql_types::Date>,
-    diesel::sql_types::Int2,
-    diesel::sql_types::Nullable<diesel::sql_types::Int2>,
-    diesel::sql_types::Bytea,
-    diesel::sql_types::Nullable<diesel::sql_types::Text>,
-);
+/// The SQL type of a `PatientRow` as selected (its columns in field
+/// order), for statements written by hand that return stored patients
+/// (`lookup::Audited`).
+pub type StoredRow = diesel::dsl::SqlTypeOf<diesel::dsl::AsSelect<PatientRow, diesel::pg::Pg>>;
 
 /// A family name the patient no longer uses, for history searches.
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -95,7 +84,7 @@ impl PatientRow {
             deceased_at: patient.deceased,
             version: patient.version as i32,
             birth_date: patient.birth_date,
-            security: index_of(Security::ALL, patient.security),
+            security: StoredLabel::Label(patient.security),
             gender: patient.gender.map(|g| index_of(Gender::ALL, g)),
             details: codec::encode(&patient.details),
             family_key: usual_family_key(patient),
@@ -105,8 +94,12 @@ impl PatientRow {
     /// An invalidated number: kept so it is never reissued, never served.
     pub fn invalidated(nhs_number: NhsNumber) -> Self {
         let mut row = Self::from_patient(&Patient::minimal(nhs_number, 1), None);
-        row.security = INVALIDATED;
+        row.security = StoredLabel::Invalidated;
         row
+    }
+
+    pub fn is_invalidated(&self) -> bool {
+        self.security == StoredLabel::Invalidated
     }
 
     pub fn into_patient(self) -> Result<Patient, DbError> {
@@ -117,9 +110,10 @@ impl PatientRow {
                 .and_then(|n| NhsNumber::from_u64(n).ok())
                 .ok_or_else(|| corrupt("nhs_number"))?,
             version: u32::try_from(self.version).map_err(|_| corrupt("version"))?,
-            security: *Security::ALL
-                .get(self.security as usize)
-                .ok_or_else(|| corrupt("security"))?,
+            security: match self.security {
+                StoredLabel::Label(label) => label,
+                StoredLabel::Invalidated => return Err(corrupt("security")),
+            },
             gender: match self.gender {
                 None => None,
                 Some(g) => Some(
@@ -133,15 +127,6 @@ impl PatientRow {
             details: codec::decode(&self.details)?,
         })
     }
-}
-
-/// The label a stored security code stands for; an invalidated or unknown
-/// code counts as the strictest.
-pub fn label_of(code: i16) -> Security {
-    Security::ALL
-        .get(code as usize)
-        .copied()
-        .unwrap_or(Security::VeryRestricted)
 }
 
 fn usual_family_key(patient: &Patient) -> Option<String> {
@@ -201,7 +186,7 @@ pub fn follow_known(
         let Some(found) = row else {
             return Ok(Retrieved::Missing);
         };
-        if found.security == INVALIDATED {
+        if found.is_invalidated() {
             return Ok(Retrieved::Invalidated);
         }
         match found.superseded_by {
@@ -223,14 +208,9 @@ pub fn retrieve_exact(
     conn: &mut PgConnection,
     nhs_number: NhsNumber,
 ) -> Result<Retrieved, DbError> {
-    let row = patients::table
-        .find(nhs_number.as_i64())
-        .select(PatientRow::as_select())
-        .first(conn)
-        .optional()?;
-    Ok(match row {
+    Ok(match find(conn, nhs_number.as_i64())? {
         None => Retrieved::Missing,
-        Some(row) if row.security == INVALIDATED => Retrieved::Invalidated,
+        Some(row) if row.is_invalidated() => Retrieved::Invalidated,
         Some(row) => Retrieved::Current(Box::new(row.into_patient()?)),
     })
 }

@@ -1,38 +1,18 @@
-//! Reading and writing `related_people` rows, and the compact encoding of
-//! `domain::related::RelatedDetails` in `related_people.details`.
-//!
-//! The encoding is the one `store::codec` uses for patient details: postcard
-//! (varints, no field names) after a format byte that names the layout, so a
-//! future layout gets a new number and `decode` keeps reading the old one.
+//! Reading and writing `related_people` rows (their `details` encoded by
+//! `store::codec::related`).
 
 use std::collections::HashSet;
 
 use diesel::prelude::*;
 use diesel::upsert::excluded;
 
-use super::codec::CodecError;
+use super::codec::related::{decode, encode};
 use super::db::DbError;
+use super::label::StoredLabel;
 use super::schema::{patients, related_people};
 use crate::domain::NhsNumber;
 use crate::domain::codes::Security;
-use crate::domain::related::{RelatedDetails, RelatedPerson};
-
-const FORMAT_V1: u8 = 1;
-
-pub fn encode(details: &RelatedDetails) -> Vec<u8> {
-    let mut out = vec![FORMAT_V1];
-    // Serialising plain owned data into a Vec cannot fail.
-    postcard::to_io(details, &mut out).expect("encoding related-person details into memory");
-    out
-}
-
-pub fn decode(bytes: &[u8]) -> Result<RelatedDetails, CodecError> {
-    match bytes.split_first() {
-        None => Err(CodecError::Empty),
-        Some((&FORMAT_V1, rest)) => Ok(postcard::from_bytes(rest)?),
-        Some((&other, _)) => Err(CodecError::UnknownFormat(other)),
-    }
-}
+use crate::domain::related::RelatedPerson;
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = related_people, check_for_backend(diesel::pg::Pg))]
@@ -85,11 +65,7 @@ pub fn restricted_among(
     if numbers.is_empty() {
         return Ok(HashSet::new());
     }
-    let restricted: Vec<i16> = [Security::Restricted, Security::VeryRestricted]
-        .iter()
-        .filter_map(|s| Security::ALL.iter().position(|v| v == s))
-        .map(|i| i as i16)
-        .collect();
+    let restricted = [Security::Restricted, Security::VeryRestricted].map(StoredLabel::Label);
     let keys: Vec<i64> = numbers.iter().map(|n| n.as_i64()).collect();
     let found: Vec<i64> = patients::table
         .filter(patients::nhs_number.eq_any(keys))
@@ -112,82 +88,4 @@ pub fn upsert(conn: &mut PgConnection, rows: &[RelatedRow]) -> Result<usize, DbE
         .do_update()
         .set(related_people::details.eq(excluded(related_people::details)))
         .execute(conn)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::codes::{AddressKeyType, AddressUse, NameUse, TelecomSystem, TelecomUse};
-    use crate::domain::patient::{AddressKey, Communication, ContactPreference, Period};
-    use crate::domain::related::{PersonAddress, PersonName, PersonTelecom, Relationship};
-    use chrono::NaiveDate;
-
-    fn typical() -> RelatedDetails {
-        let period = Some(Period {
-            start: NaiveDate::from_ymd_opt(2020, 1, 1),
-            end: NaiveDate::from_ymd_opt(2021, 12, 31),
-        });
-        RelatedDetails {
-            patient: Some(NhsNumber::parse("9000000009").unwrap()),
-            active: true,
-            period,
-            name: Some(PersonName {
-                name_use: NameUse::Usual,
-                period,
-                given: vec!["Jane".into()],
-                family: Some("Smith".into()),
-                prefix: vec!["Mrs".into()],
-                suffix: vec![],
-            }),
-            address: Some(PersonAddress {
-                address_use: AddressUse::Home,
-                period,
-                text: None,
-                lines: vec!["1 Trevelyan Square".into(), "Leeds".into()],
-                postal_code: Some("LS1 6AE".into()),
-                keys: vec![AddressKey {
-                    key_type: AddressKeyType::Paf,
-                    value: "12345678".into(),
-                }],
-            }),
-            telecoms: vec![PersonTelecom {
-                period,
-                system: TelecomSystem::Phone,
-                value: "01632960587".into(),
-                telecom_use: Some(TelecomUse::Home),
-            }],
-            relationship: vec![
-                Relationship::Personal,
-                Relationship::Spouse,
-                Relationship::NextOfKin,
-            ],
-            copy_correspondence: true,
-            contact_rank: Some(1),
-            contact_preference: Some(ContactPreference::default()),
-            communication: Some(Communication {
-                language: "fr".into(),
-                language_display: None,
-                interpreter_required: true,
-            }),
-        }
-    }
-
-    #[test]
-    fn round_trips_and_is_small() {
-        let details = typical();
-        let bytes = encode(&details);
-        // Against about 2 KB for the same person as compact FHIR JSON.
-        assert!(bytes.len() < 220, "{} bytes", bytes.len());
-        assert_eq!(decode(&bytes).unwrap(), details);
-    }
-
-    #[test]
-    fn rejects_unknown_formats_and_garbage() {
-        assert!(matches!(decode(&[]), Err(CodecError::Empty)));
-        assert!(matches!(decode(&[7, 1]), Err(CodecError::UnknownFormat(7))));
-        assert!(matches!(
-            decode(&[1, 0xff, 0xff]),
-            Err(CodecError::Corrupt(_))
-        ));
-    }
 }

@@ -5,16 +5,13 @@
 use diesel::prelude::*;
 
 use super::db::DbError;
+use super::label::StoredLabel;
 use super::patients::PatientRow;
 use super::schema::{patient_former_names, patients};
 use crate::domain::Patient;
+use crate::domain::codes::Security;
 use crate::domain::search::duplicates::{Duplicates, Matchers};
 use crate::domain::search::params::{DateRange, Pattern};
-
-/// `patients.security` below this is a record that may be returned.
-const INVALIDATED: i16 = 3;
-/// `patients.security` of a very restricted (`V`) record.
-const VERY_RESTRICTED: i16 = 2;
 
 /// What to fetch: a family name (when the database can check it) and the
 /// birth-date range every search has.
@@ -57,10 +54,10 @@ pub fn candidates<T>(
     let mut query = patients::table
         .select(PatientRow::as_select())
         .filter(patients::superseded_by.is_null())
-        .filter(patients::security.lt(INVALIDATED))
+        .filter(patients::security.lt(StoredLabel::Invalidated))
         .into_boxed();
     if !q.very_restricted {
-        query = query.filter(patients::security.ne(VERY_RESTRICTED));
+        query = query.filter(patients::security.ne(StoredLabel::Label(Security::VeryRestricted)));
     }
     if let Some(from) = q.birth.from {
         query = query.filter(patients::birth_date.ge(from));
@@ -159,7 +156,6 @@ fn former_name_matches(
 mod tests {
     use super::*;
     use crate::domain::NhsNumber;
-    use crate::domain::codes::Security;
     use crate::store::migrate::test_database;
     use crate::store::patients::{self, PatientRow};
     use chrono::NaiveDate;

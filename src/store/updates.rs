@@ -2,14 +2,15 @@
 //! keep the old version, store the new one, write the audit row and
 //! remember the answer for retries.
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, NaiveDate, Utc};
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use uuid::Uuid;
 
 use super::audit;
-use super::patients::{FormerNameRow, PatientRow, label_of};
+use super::label::StoredLabel;
+use super::patients::{FormerNameRow, PatientRow};
 use super::schema::{idempotency_keys, patient_former_names, patient_versions, patients};
 use crate::domain::codes::Security;
 use crate::domain::{NhsNumber, Patient};
@@ -37,7 +38,7 @@ pub fn current(
         .optional()
 }
 
-fn window_start() -> chrono::DateTime<Utc> {
+fn window_start() -> DateTime<Utc> {
     Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)
 }
 
@@ -104,7 +105,7 @@ struct Replace<'a> {
     new: &'a PatientRow,
     audit: &'a audit::Row,
     request_id: Uuid,
-    remembered_at: chrono::DateTime<Utc>,
+    remembered_at: DateTime<Utc>,
     answer: &'a Remembered,
 }
 
@@ -183,7 +184,8 @@ impl RunQueryDsl<PgConnection> for Replace<'_> {}
 /// The answer kept for retries of one request id: a hash of who asked and
 /// what, and the version the answer showed (re-read and rendered for the
 /// clearance of whoever retries, never stored as a body).
-#[derive(Debug, Clone, Queryable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
 pub struct Remembered {
     pub request_hash: Vec<u8>,
     pub status: i16,
@@ -196,12 +198,7 @@ pub fn remembered(conn: &mut PgConnection, request_id: Uuid) -> QueryResult<Opti
     idempotency_keys::table
         .find(request_id)
         .filter(idempotency_keys::created_at.gt(window_start()))
-        .select((
-            idempotency_keys::request_hash,
-            idempotency_keys::status,
-            idempotency_keys::nhs_number,
-            idempotency_keys::version,
-        ))
+        .select(Remembered::as_select())
         .first(conn)
         .optional()
 }
@@ -227,10 +224,39 @@ pub fn remember(conn: &mut PgConnection, request_id: Uuid, answer: &Remembered) 
 
 /// Deletes answers older than the window (run now and then by any instance).
 pub fn expire(conn: &mut PgConnection) -> QueryResult<usize> {
-    diesel::delete(idempotency_keys::table.filter(
-        idempotency_keys::created_at.lt(Utc::now() - Duration::hours(IDEMPOTENCY_WINDOW_HOURS)),
-    ))
-    .execute(conn)
+    diesel::delete(idempotency_keys::table.filter(idempotency_keys::created_at.lt(window_start())))
+        .execute(conn)
+}
+
+/// A row of `patient_versions`: a patient as it was before an update.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = patient_versions, check_for_backend(diesel::pg::Pg))]
+struct VersionRow {
+    nhs_number: i64,
+    superseded_by: Option<i64>,
+    deceased_at: Option<DateTime<Utc>>,
+    version: i32,
+    birth_date: Option<NaiveDate>,
+    security: StoredLabel,
+    gender: Option<i16>,
+    details: Vec<u8>,
+}
+
+impl From<VersionRow> for PatientRow {
+    fn from(v: VersionRow) -> Self {
+        Self {
+            nhs_number: v.nhs_number,
+            superseded_by: v.superseded_by,
+            deceased_at: v.deceased_at,
+            version: v.version,
+            birth_date: v.birth_date,
+            security: v.security,
+            gender: v.gender,
+            details: v.details,
+            // Earlier versions are never searched, so keep no search key.
+            family_key: None,
+        }
+    }
 }
 
 /// Version `version` of a patient from the history table.
@@ -239,53 +265,12 @@ pub fn version(
     nhs_number: NhsNumber,
     version: i32,
 ) -> QueryResult<Option<PatientRow>> {
-    patient_versions::table
+    Ok(patient_versions::table
         .find((nhs_number.as_i64(), version))
-        .select((
-            patient_versions::nhs_number,
-            patient_versions::superseded_by,
-            patient_versions::deceased_at,
-            patient_versions::version,
-            patient_versions::birth_date,
-            patient_versions::security,
-            patient_versions::gender,
-            patient_versions::details,
-        ))
-        .first::<(
-            i64,
-            Option<i64>,
-            Option<chrono::DateTime<Utc>>,
-            i32,
-            Option<chrono::NaiveDate>,
-            i16,
-            Option<i16>,
-            Vec<u8>,
-        )>(conn)
-        .optional()
-        .map(|row| {
-            row.map(
-                |(
-                    nhs_number,
-                    superseded_by,
-                    deceased_at,
-                    version,
-                    birth_date,
-                    security,
-                    gender,
-                    details,
-                )| PatientRow {
-                    nhs_number,
-                    superseded_by,
-                    deceased_at,
-                    version,
-                    birth_date,
-                    security,
-                    gender,
-                    details,
-                    family_key: None,
-                },
-            )
-        })
+        .select(VersionRow::as_select())
+        .first(conn)
+        .optional()?
+        .map(PatientRow::from))
 }
 
 /// How many earlier versions of a patient are stored, and the label they
@@ -299,11 +284,11 @@ pub fn history_summary(
     now: Security,
 ) -> QueryResult<(i64, Security)> {
     use diesel::dsl::{count_star, max};
-    let (stored, strictest): (i64, Option<i16>) = patient_versions::table
+    let (stored, strictest): (i64, Option<StoredLabel>) = patient_versions::table
         .filter(patient_versions::nhs_number.eq(nhs_number.as_i64()))
         .select((count_star(), max(patient_versions::security)))
         .first(conn)?;
-    let label = strictest.map_or(now, |code| label_of(code).strictest(now));
+    let label = strictest.map_or(now, |stored| stored.label().strictest(now));
     Ok((stored, label))
 }
 

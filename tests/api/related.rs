@@ -4,9 +4,8 @@ use crate::helpers::{TestApp, patient_token, spine_code, token, token_with};
 use pds::auth::personas::{Overrides, Persona};
 use pds::domain::NhsNumber;
 use pds::domain::codes::{AddressUse, TelecomSystem};
-use pds::domain::related::{
-    PersonAddress, PersonTelecom, RelatedDetails, RelatedPerson, Relationship,
-};
+use pds::domain::patient::{Address, Telecom};
+use pds::domain::related::{RelatedDetails, RelatedPerson, Relationship};
 use pds::seed::sandbox;
 use pds::store::related::{self, RelatedRow};
 use serde_json::Value;
@@ -281,7 +280,7 @@ async fn a_person_referencing_a_restricted_patient_loses_address_and_telecom() {
         details: RelatedDetails {
             patient: Some(NhsNumber::parse(sandbox::JANET_SMYTHE_RESTRICTED).unwrap()),
             active: true,
-            address: Some(PersonAddress {
+            address: Some(Address {
                 address_use: AddressUse::Home,
                 period: None,
                 text: None,
@@ -289,11 +288,12 @@ async fn a_person_referencing_a_restricted_patient_loses_address_and_telecom() {
                 postal_code: Some("LS1 1AA".into()),
                 keys: vec![],
             }),
-            telecoms: vec![PersonTelecom {
+            telecoms: vec![Telecom {
                 period: None,
                 system: TelecomSystem::Phone,
                 value: "01632960001".into(),
                 telecom_use: None,
+                textphone: false,
             }],
             relationship: vec![Relationship::Personal, Relationship::Sister],
             ..RelatedDetails::default()

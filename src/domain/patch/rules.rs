@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use super::{PatchError, forbidden, invalid};
 use crate::domain::Patient;
 use crate::domain::codes::{AddressUse, DeathStatus, Gender, NameUse, TelecomSystem, TelecomUse};
-use crate::domain::patient::{Address, Name, Period, Telecom};
+use crate::domain::patient::{Address, Name, Period, Telecom, WithId};
 
 /// Who is making the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,7 +188,8 @@ fn forbidden_changes(before: &Patient, after: &Patient) -> Result<(), PatchError
         return Err(forbidden("not permitted to remove usual name"));
     }
     for (name_use, label) in [(NameUse::Usual, "usual"), (NameUse::Nickname, "nickname")] {
-        let count = |names: &[Name]| names.iter().filter(|n| n.name_use == name_use).count();
+        let count =
+            |names: &[WithId<Name>]| names.iter().filter(|n| n.name_use == name_use).count();
         if count(&a.names) > count(&b.names).max(1) {
             return Err(forbidden(format!("multiple {label} names cannot be added")));
         }
@@ -313,7 +314,7 @@ fn telecoms(before: &Patient, after: &Patient, today: NaiveDate) -> Result<(), P
             ));
         }
     }
-    let counts = |list: &[Telecom]| {
+    let counts = |list: &[WithId<Telecom>]| {
         let mut counts: HashMap<(TelecomSystem, Option<TelecomUse>), usize> = HashMap::new();
         for t in list {
             *counts.entry((t.system, t.telecom_use)).or_default() += 1;
@@ -385,7 +386,7 @@ fn addresses(before: &Patient, after: &Patient, today: NaiveDate) -> Result<(), 
         }
     }
     // One current address of each use home, temp and billing.
-    let current = |list: &[Address], address_use: AddressUse| {
+    let current = |list: &[WithId<Address>], address_use: AddressUse| {
         list.iter()
             .filter(|x| x.address_use == address_use)
             .filter(|x| x.period.and_then(|p| p.end).is_none_or(|end| end >= today))
@@ -524,39 +525,49 @@ pub(super) mod tests {
         name_use: NameUse,
         given: &str,
         family: &str,
-    ) -> Name {
-        Name {
-            id: id.into(),
-            name_use,
-            period: None,
-            given: vec![given.into()],
-            family: Some(family.into()),
-            prefix: vec![],
-            suffix: vec![],
-        }
+    ) -> WithId<Name> {
+        WithId::new(
+            id,
+            Name {
+                name_use,
+                period: None,
+                given: vec![given.into()],
+                family: Some(family.into()),
+                prefix: vec![],
+                suffix: vec![],
+            },
+        )
     }
 
-    fn address(id: &str, address_use: AddressUse) -> Address {
-        Address {
-            id: id.into(),
-            address_use,
-            period: None,
-            text: None,
-            lines: vec!["1 Trevelyan Square".into(), "Leeds".into()],
-            postal_code: Some("LS1 6AE".into()),
-            keys: vec![],
-        }
+    fn address(id: &str, address_use: AddressUse) -> WithId<Address> {
+        WithId::new(
+            id,
+            Address {
+                address_use,
+                period: None,
+                text: None,
+                lines: vec!["1 Trevelyan Square".into(), "Leeds".into()],
+                postal_code: Some("LS1 6AE".into()),
+                keys: vec![],
+            },
+        )
     }
 
-    fn telecom(id: &str, system: TelecomSystem, telecom_use: Option<TelecomUse>) -> Telecom {
-        Telecom {
-            id: id.into(),
-            period: None,
-            system,
-            value: "01632960587".into(),
-            telecom_use,
-            textphone: false,
-        }
+    fn telecom(
+        id: &str,
+        system: TelecomSystem,
+        telecom_use: Option<TelecomUse>,
+    ) -> WithId<Telecom> {
+        WithId::new(
+            id,
+            Telecom {
+                period: None,
+                system,
+                value: "01632960587".into(),
+                telecom_use,
+                textphone: false,
+            },
+        )
     }
 
     fn period(start: NaiveDate, end: NaiveDate) -> Option<Period> {

@@ -171,7 +171,7 @@ pub fn identity_request(patient: &Patient) -> SearchRequest {
 mod tests {
     use super::*;
     use crate::domain::codes::Security;
-    use crate::domain::patient::{Address, Name};
+    use crate::domain::patient::{Address, Name, WithId};
 
     fn born() -> NaiveDate {
         NaiveDate::from_ymd_opt(1970, 1, 24).unwrap()
@@ -185,24 +185,28 @@ mod tests {
         let mut p = Patient::minimal(n, 1);
         p.gender = Some(gender);
         p.birth_date = Some(born());
-        p.details.names.push(Name {
-            id: "n".into(),
-            name_use: NameUse::Usual,
-            period: None,
-            given: vec![given.into()],
-            family: Some("Youds".into()),
-            prefix: vec![],
-            suffix: vec![],
-        });
-        p.details.addresses.push(Address {
-            id: "a".into(),
-            address_use: AddressUse::Home,
-            period: None,
-            text: None,
-            lines: vec!["1 Road".into(), "Leeds".into()],
-            postal_code: Some(postcode.into()),
-            keys: vec![],
-        });
+        p.details.names.push(WithId::new(
+            "n",
+            Name {
+                name_use: NameUse::Usual,
+                period: None,
+                given: vec![given.into()],
+                family: Some("Youds".into()),
+                prefix: vec![],
+                suffix: vec![],
+            },
+        ));
+        p.details.addresses.push(WithId::new(
+            "a",
+            Address {
+                address_use: AddressUse::Home,
+                period: None,
+                text: None,
+                lines: vec!["1 Road".into(), "Leeds".into()],
+                postal_code: Some(postcode.into()),
+                keys: vec![],
+            },
+        ));
         p
     }
 

@@ -37,7 +37,7 @@ use strsim::{jaro_winkler, osa_distance};
 use super::normalise;
 use super::params::{DateRange, Pattern, SearchRequest};
 use crate::domain::codes::{AddressUse, Gender, NameUse, TelecomSystem};
-use crate::domain::patient::{Clearance, Name, Patient, Period};
+use crate::domain::patient::{Clearance, Name, Patient, Period, WithId};
 
 // ---------------------------------------------------------------- non-fuzzy
 
@@ -858,7 +858,7 @@ fn is_current(period: Option<Period>, today: NaiveDate) -> bool {
 
 /// The index of the usual name: the first current `usual` name, else the
 /// first `usual` name.
-fn current_name(names: &[Name], today: NaiveDate) -> Option<usize> {
+fn current_name(names: &[WithId<Name>], today: NaiveDate) -> Option<usize> {
     names
         .iter()
         .position(|n| n.name_use == NameUse::Usual && is_current(n.period, today))
@@ -930,42 +930,48 @@ mod tests {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
     }
 
-    fn name(name_use: NameUse, family: &str, given: &[&str]) -> Name {
-        Name {
-            id: "n".into(),
-            name_use,
-            period: None,
-            given: given.iter().map(|g| g.to_string()).collect(),
-            family: Some(family.into()),
-            prefix: vec![],
-            suffix: vec![],
-        }
+    fn name(name_use: NameUse, family: &str, given: &[&str]) -> WithId<Name> {
+        WithId::new(
+            "n",
+            Name {
+                name_use,
+                period: None,
+                given: given.iter().map(|g| g.to_string()).collect(),
+                family: Some(family.into()),
+                prefix: vec![],
+                suffix: vec![],
+            },
+        )
     }
 
-    fn address(address_use: AddressUse, postcode: &str) -> Address {
-        Address {
-            id: "a".into(),
-            address_use,
-            period: None,
-            text: None,
-            lines: vec!["1 Road".into()],
-            postal_code: Some(postcode.into()),
-            keys: vec![],
-        }
+    fn address(address_use: AddressUse, postcode: &str) -> WithId<Address> {
+        WithId::new(
+            "a",
+            Address {
+                address_use,
+                period: None,
+                text: None,
+                lines: vec!["1 Road".into()],
+                postal_code: Some(postcode.into()),
+                keys: vec![],
+            },
+        )
     }
 
-    fn telecom(system: TelecomSystem, value: &str, ended: Option<NaiveDate>) -> Telecom {
-        Telecom {
-            id: "t".into(),
-            period: ended.map(|end| Period {
-                start: None,
-                end: Some(end),
-            }),
-            system,
-            value: value.into(),
-            telecom_use: None,
-            textphone: false,
-        }
+    fn telecom(system: TelecomSystem, value: &str, ended: Option<NaiveDate>) -> WithId<Telecom> {
+        WithId::new(
+            "t",
+            Telecom {
+                period: ended.map(|end| Period {
+                    start: None,
+                    end: Some(end),
+                }),
+                system,
+                value: value.into(),
+                telecom_use: None,
+                textphone: false,
+            },
+        )
     }
 
     /// Born 2010-10-22, female, one usual name, home postcode LS1 6AE.
