@@ -2,13 +2,15 @@
 //! answer a client received: every answer leaves only after its row is
 //! committed.
 
-use crate::helpers::{free_port, patient_token, seeded_database, test_cluster_dir, token};
+use crate::helpers::{
+    free_port, patient_token, seeded_database, server_command, token, wait_until_serving,
+};
 use pds::auth::personas::Persona;
 use pds::seed::sandbox;
 use std::collections::HashSet;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The tokens of the load, minted once (the server then verifies each
 /// signature once, as it would for a real client).
@@ -63,17 +65,10 @@ async fn after_a_sigkill_under_load_every_answer_received_has_its_audit_row() {
     let database = seeded_database();
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let mut server = Command::new(env!("CARGO_BIN_EXE_pds"))
-        .env("DATABASE_URL", database.url())
-        .env("AUTH_DEV_TRUST", "true")
-        .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("SEED_COUNT", "0")
+    let mut server = server_command(database.url(), port)
         .env("RATE_LIMIT_PER_SECOND", "0")
         .env("WORKERS", "2")
         .env("RUST_LOG", "error")
-        .env_remove("CONFIG_FILE")
-        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("starting the server");
@@ -81,14 +76,7 @@ async fn after_a_sigkill_under_load_every_answer_received_has_its_audit_row() {
         .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
-    let started = Instant::now();
-    while client.get(format!("{base}/_ping")).send().await.is_err() {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "the server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_serving(&client, &base).await;
 
     // 16 clients, each sending the next request as soon as the last is
     // answered, and noting the request id of every answer it received.

@@ -216,6 +216,34 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
+/// The `pds` binary as a process of a test's own, on `database_url` and
+/// `127.0.0.1:port`, trusting the test developer key; the caller adds what
+/// its test needs and spawns it.
+pub fn server_command(database_url: &str, port: u16) -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_pds"));
+    command
+        .env("DATABASE_URL", database_url)
+        .env("AUTH_DEV_TRUST", "true")
+        .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
+        .env("BIND", format!("127.0.0.1:{port}"))
+        .env("SEED_COUNT", "0")
+        .env_remove("CONFIG_FILE")
+        .stdout(std::process::Stdio::null());
+    command
+}
+
+/// Waits (30 s at most) until the server at `base` answers `/_ping`.
+pub async fn wait_until_serving(client: &reqwest::Client, base: &str) {
+    let started = std::time::Instant::now();
+    while client.get(format!("{base}/_ping")).send().await.is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the server did not start"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 pub fn rid() -> String {
     uuid::Uuid::new_v4().to_string()
 }

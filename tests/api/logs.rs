@@ -1,13 +1,13 @@
 //! Every log line written while a request is served names the request: its
 //! X-Request-ID, route template and access mode (the `request` span).
 
-use crate::helpers::{free_port, seeded_database, test_cluster_dir, token};
+use crate::helpers::{
+    free_port, seeded_database, server_command, test_cluster_dir, token, wait_until_serving,
+};
 use diesel::RunQueryDsl;
 use pds::auth::personas::Persona;
 use pds::seed::sandbox;
 use serde_json::Value;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 #[tokio::test]
 async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
@@ -15,20 +15,13 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let log = test_cluster_dir(&format!("logs-{}.jsonl", uuid::Uuid::new_v4().simple()));
-    let mut server = Command::new(env!("CARGO_BIN_EXE_pds"))
-        .env("DATABASE_URL", database.url())
-        .env("AUTH_DEV_TRUST", "true")
-        .env("DEV_KEYS_DIR", test_cluster_dir("test-dev-keys"))
-        .env("BIND", format!("127.0.0.1:{port}"))
-        .env("SEED_COUNT", "0")
+    let mut server = server_command(database.url(), port)
         // The third request is over the limit: its "rate limited" line is
         // written deep inside the request, after the gate.
         .env("RATE_LIMIT_PER_SECOND", "1")
         .env("RATE_LIMIT_BURST", "2")
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "info")
-        .env_remove("CONFIG_FILE")
-        .stdout(Stdio::null())
         .stderr(std::fs::File::create(&log).expect("log file"))
         .spawn()
         .expect("starting the server");
@@ -41,11 +34,7 @@ async fn lines_inside_a_request_name_its_id_route_and_access_mode() {
     .execute(&mut database.connect())
     .expect("corrupting a record");
     let client = reqwest::Client::new();
-    let started = Instant::now();
-    while client.get(format!("{base}/_ping")).send().await.is_err() {
-        assert!(started.elapsed() < Duration::from_secs(30), "no start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_serving(&client, &base).await;
     let clinician = token(Persona::Clinician);
     let ids: Vec<String> = (0..3).map(|_| crate::helpers::rid()).collect();
     let mut statuses = Vec::new();
