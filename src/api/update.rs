@@ -109,14 +109,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
         return Err(ApiError::VersionMismatch);
     }
     let before = row.clone().into_patient()?;
-    if before.is_restricted()
-        && work.editor == Editor::HealthcareWorker
-        && work.clearance != Clearance::All
-    {
-        return Err(ApiError::ForbiddenUpdate(
-            "updating a sensitive patient is only permitted with access to sensitive records (B1611)".into(),
-        ));
-    }
+    patch::may_edit(&before, work.editor, work.clearance)?;
     let today = chrono::Utc::now().date_naive();
     let after = fhir::patch::apply::<ApiError>(&before, &work.ops, work.editor, today)?;
     let label = after.security;

@@ -103,7 +103,10 @@ pub fn settings() -> Settings {
         pg_port: 0,
         pool_size: 2,
         write_pool_size: 2,
-        db_wait: Duration::from_millis(500),
+        // Long enough that a test on a loaded machine (the suite runs its
+        // tests in parallel on two cores) is not refused a connection; the
+        // tests of the 503 itself set their own, shorter wait.
+        db_wait: Duration::from_secs(2),
         workers: 1,
         lookup_threads: 1,
         lookup_queue: 64,

@@ -22,7 +22,7 @@ use std::collections::HashSet;
 
 pub use apply::{apply, touched};
 pub use ops::{Op, OpKind, parse_ops};
-pub use rules::{Editor, check};
+pub use rules::{Editor, check, may_edit};
 
 /// Why a patch was refused. Each variant is one PDS error code.
 #[derive(Debug, Clone, PartialEq, Eq)]

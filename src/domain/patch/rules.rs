@@ -11,7 +11,7 @@ use chrono::NaiveDate;
 use super::{PatchError, forbidden, invalid};
 use crate::domain::Patient;
 use crate::domain::codes::{AddressUse, DeathStatus, Gender, NameUse, TelecomSystem, TelecomUse};
-use crate::domain::patient::{Address, Name, Period, Telecom, WithId};
+use crate::domain::patient::{Address, Clearance, Name, Period, Telecom, WithId};
 
 /// Who is making the change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +58,19 @@ const TEMP_ADDRESS_TEXTS: &[&str] = &[
     "Mobile Home",
     "Holiday Home",
 ];
+
+/// Whether `editor`, who sees restricted records as `clearance` allows,
+/// may update `record` at all: a healthcare worker needs access to
+/// sensitive records (B1611) to update a restricted patient; a patient
+/// (their own record, the gate has checked) always may.
+pub fn may_edit(record: &Patient, editor: Editor, clearance: Clearance) -> Result<(), PatchError> {
+    if record.is_restricted() && editor == Editor::HealthcareWorker && clearance != Clearance::All {
+        return Err(forbidden(
+            "updating a sensitive patient is only permitted with access to sensitive records (B1611)",
+        ));
+    }
+    Ok(())
+}
 
 /// Business rules comparing the record before and after (both already
 /// parsed into [`Patient`] by the caller). `touched` is what
