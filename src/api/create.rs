@@ -175,18 +175,15 @@ fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
     conn.transaction(|conn| {
         allocate::lock_request_id(conn, request_id)?;
         if let Some(previous) = updates::remembered(conn, request_id)? {
-            // The hash covers the caller: another caller reusing the id is
-            // a different request.
-            if previous.request_hash != hash {
-                return Err(ApiError::RequestIdReused(request_id.to_string()));
-            }
-            let (shown, redacted, sensitive_override) =
-                writes::kept_version(conn, &previous, clearance)?;
-            event.action = "create-replay".into();
-            event.nhs_numbers = vec![previous.nhs_number];
-            event.redacted = redacted;
-            event.sensitive_override = sensitive_override;
-            audit::insert_now(conn, &event)?;
+            let shown = writes::replay(
+                conn,
+                &previous,
+                &hash,
+                request_id,
+                clearance,
+                event,
+                "create-replay",
+            )?;
             return Ok(Outcome::Created {
                 patient: Box::new(shown),
                 replayed: true,

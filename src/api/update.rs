@@ -90,12 +90,19 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
         false => None,
     };
     if let Some(previous) = previous {
-        // The hash covers the caller too: another caller reusing the id is
-        // a different request.
-        if previous.request_hash != work.hash {
-            return Err(ApiError::RequestIdReused(work.request_id.to_string()));
-        }
-        return replay(conn, work, &previous).map(Some);
+        let patient = writes::replay(
+            conn,
+            &previous,
+            &work.hash,
+            work.request_id,
+            work.clearance,
+            work.audit.clone(),
+            "update-replay",
+        )?;
+        return Ok(Some(Answer {
+            patient,
+            replayed: true,
+        }));
     }
     if row.is_invalidated() {
         return Err(ApiError::Invalidated);
@@ -136,23 +143,6 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
         patient: shown,
         replayed: false,
     }))
-}
-
-/// The answer to a retry of a request already applied: the version it
-/// produced, read again and shown as the caller who retries may see it now,
-/// audited as a replay.
-fn replay(conn: &mut PgConnection, work: &Work, previous: &Remembered) -> Result<Answer, ApiError> {
-    let (shown, redacted, sensitive_override) =
-        writes::kept_version(conn, previous, work.clearance)?;
-    let mut event = work.audit.clone();
-    event.action = "update-replay".into();
-    event.redacted = redacted;
-    event.sensitive_override = sensitive_override;
-    audit::insert_now(conn, &event)?;
-    Ok(Answer {
-        patient: shown,
-        replayed: true,
-    })
 }
 
 /// The answer to one successful update: the version as the caller may see

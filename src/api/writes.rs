@@ -11,6 +11,7 @@ use super::headers::X_REQUEST_ID;
 use crate::auth::caller::Caller;
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
+use crate::store::audit::{self, AuditEvent};
 use crate::store::updates::Remembered;
 
 /// The request's X-Request-ID (the gate has checked it is a UUID) and a
@@ -41,17 +42,33 @@ pub(super) fn retry_key(
     Ok((request_id, hash))
 }
 
-/// The version a kept answer showed, read again and shown as `clearance`
-/// may see it now (`history::shown_version`), with its audit flags
-/// (redacted, sensitive_override).
-pub(super) fn kept_version(
+/// The answer to a retry of a request already answered: refused (400) if
+/// the kept answer was for a different request (the hash covers the caller
+/// too), else the version it showed, read again and shown as `clearance`
+/// may see it now (`history::shown_version`), with its audit row written as
+/// `action` in the same transaction.
+pub(super) fn replay(
     conn: &mut PgConnection,
     kept: &Remembered,
+    hash: &[u8],
+    request_id: Uuid,
     clearance: Clearance,
-) -> Result<(Patient, bool, bool), ApiError> {
+    mut event: AuditEvent,
+    action: &str,
+) -> Result<Patient, ApiError> {
+    if kept.request_hash != hash {
+        return Err(ApiError::RequestIdReused(request_id.to_string()));
+    }
     let number = u64::try_from(kept.nhs_number)
         .ok()
         .and_then(|n| NhsNumber::from_u64(n).ok())
         .ok_or_else(|| ApiError::Internal("a kept answer names no valid NHS number".into()))?;
-    super::history::shown_version(conn, number, kept.version, clearance)
+    let (shown, redacted, sensitive_override) =
+        super::history::shown_version(conn, number, kept.version, clearance)?;
+    event.action = action.into();
+    event.nhs_numbers = vec![kept.nhs_number];
+    event.redacted = redacted;
+    event.sensitive_override = sensitive_override;
+    audit::insert_now(conn, &event)?;
+    Ok(shown)
 }

@@ -6,16 +6,12 @@ use super::*;
 pub(super) fn extensions(top: &Obj<'_>, d: &mut Details) -> Result<()> {
     let mut seen: Vec<&str> = Vec::new();
     for (i, item) in top.array("extension")?.into_iter().flatten().enumerate() {
-        let path = top.at(&format!("extension/{i}"));
-        let Value::Object(map) = item else {
-            return Err(invalid(&path, item));
-        };
-        let url_path = format!("{path}/url");
-        let url = match map.get("url") {
-            None => return Err(missing(url_path)),
-            Some(Value::String(url)) => url.as_str(),
-            Some(other) => return Err(invalid(&url_path, other)),
-        };
+        let Extension {
+            path,
+            map,
+            url,
+            url_path,
+        } = extension(top, i, item)?;
         let keys: &[&str] = match url {
             EXT_NOMINATED_PHARMACY | EXT_PREFERRED_DISPENSER | EXT_APPLIANCE_SUPPLIER => {
                 &["url", "valueReference"]

@@ -312,16 +312,12 @@ impl<'a> Obj<'a> {
     ) -> Result<[Option<Obj<'a>>; N]> {
         let mut found: [Option<Obj<'a>>; N] = std::array::from_fn(|_| None);
         for (i, item) in self.required_array("extension")?.iter().enumerate() {
-            let path = self.at(&format!("extension/{i}"));
-            let Value::Object(map) = item else {
-                return Err(invalid(&path, item));
-            };
-            let url_path = format!("{path}/url");
-            let url = match map.get("url") {
-                None => return Err(missing(url_path)),
-                Some(Value::String(url)) => url.as_str(),
-                Some(other) => return Err(invalid(&url_path, other)),
-            };
+            let Extension {
+                path,
+                map,
+                url,
+                url_path,
+            } = extension(self, i, item)?;
             let Some(k) = known.iter().position(|(u, _)| *u == url) else {
                 return Err(invalid(&url_path, &Value::from(url)));
             };
@@ -340,4 +336,33 @@ impl<'a> Obj<'a> {
     pub(super) fn require_part(&self, part: Option<Obj<'a>>, url: &str) -> Result<Obj<'a>> {
         part.ok_or_else(|| missing(self.at(&format!("extension/{url}"))))
     }
+}
+
+/// One item of an `extension` array, not yet checked beyond its `url`.
+pub(super) struct Extension<'a> {
+    pub(super) path: String,
+    pub(super) map: &'a Map<String, Value>,
+    pub(super) url: &'a str,
+    /// The url's path, for the error that names an unknown one.
+    pub(super) url_path: String,
+}
+
+/// The `i`-th item of `parent`'s extensions: an object with a string `url`.
+pub(super) fn extension<'a>(parent: &Obj<'_>, i: usize, item: &'a Value) -> Result<Extension<'a>> {
+    let path = parent.at(&format!("extension/{i}"));
+    let Value::Object(map) = item else {
+        return Err(invalid(&path, item));
+    };
+    let url_path = format!("{path}/url");
+    let url = match map.get("url") {
+        None => return Err(missing(url_path)),
+        Some(Value::String(url)) => url.as_str(),
+        Some(other) => return Err(invalid(&url_path, other)),
+    };
+    Ok(Extension {
+        path,
+        map,
+        url,
+        url_path,
+    })
 }
