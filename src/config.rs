@@ -6,13 +6,32 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::store::allocate::{self, AllocationRange};
+use crate::store::replica::Routing;
 
 #[derive(Debug, Clone)]
 pub struct Settings {
     /// `BIND`, default `127.0.0.1:8080`.
     pub bind: String,
     /// `DATABASE_URL`; when absent the server provisions its own cluster.
+    /// Writes go here: the primary (a libpq multi-host URL with
+    /// `target_session_attrs=read-write`, or a load balancer's primary port).
     pub database_url: Option<String>,
+    /// `DATABASE_READ_URL`: where retrieves, searches, history and
+    /// related-person reads go (a standby, see `store::replica`). Unset:
+    /// everything on `DATABASE_URL`.
+    pub database_read_url: Option<String>,
+    /// `MAX_REPLICA_LAG_MS` (default 5000), `REPLICA_CATCH_UP_MS` (default
+    /// 100), `REPLICA_CHECK_MS` (default 500): see [`Routing`].
+    pub routing: Routing,
+    /// `DB_WAIT_AT_START`, default false: at start-up, wait for an
+    /// unreachable primary (a log line every few seconds) instead of
+    /// exiting.
+    pub db_wait_at_start: bool,
+    /// `AUDIT_HOLD_WHILE_PRIMARY_DOWN`, default true when
+    /// `DATABASE_READ_URL` is set: while the primary cannot be written at
+    /// all, reads served by a standby go out with their audit rows held in
+    /// memory (bounded) until a primary returns. False: such reads get 503.
+    pub audit_hold: bool,
     /// `PG_DATA_DIR`, default `./data/pg`: where that cluster lives.
     pub pg_data_dir: PathBuf,
     /// `PG_PORT`, default 5433: names the cluster's Unix socket (no TCP).
@@ -167,10 +186,22 @@ impl Settings {
     pub fn from_env() -> anyhow::Result<Self> {
         let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
         let database_url = var("DATABASE_URL");
+        let database_read_url = var("DATABASE_READ_URL");
+        if database_read_url.is_some() && database_url.is_none() {
+            anyhow::bail!("DATABASE_READ_URL needs DATABASE_URL (the primary) as well");
+        }
         Ok(Self {
             auth: AuthSettings::from_env(database_url.is_none())?,
             bind: var("BIND").unwrap_or_else(|| "127.0.0.1:8080".into()),
             database_url,
+            audit_hold: flag("AUDIT_HOLD_WHILE_PRIMARY_DOWN", database_read_url.is_some())?,
+            database_read_url,
+            routing: Routing {
+                max_lag: Duration::from_millis(parsed("MAX_REPLICA_LAG_MS", 5000u64)?),
+                catch_up: Duration::from_millis(parsed("REPLICA_CATCH_UP_MS", 100u64)?),
+                check_every: Duration::from_millis(parsed("REPLICA_CHECK_MS", 500u64)?.max(10)),
+            },
+            db_wait_at_start: flag("DB_WAIT_AT_START", false)?,
             pg_data_dir: var("PG_DATA_DIR").map_or_else(|| PathBuf::from("data/pg"), PathBuf::from),
             pg_port: parsed("PG_PORT", 5433)?,
             pool_size: parsed("DB_POOL_SIZE", 4u32)?.max(1),

@@ -29,6 +29,8 @@ use crate::store::audit::Auditor;
 use crate::store::db::{self, Db, DbError};
 use crate::store::lookup::Lookup;
 use crate::store::migrate;
+use crate::store::replica::{self, Health, Replica};
+use std::sync::Arc;
 
 /// Name of the database the server creates in its own cluster.
 const LOCAL_DATABASE: &str = "pds";
@@ -53,7 +55,7 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
             cluster.database_url(LOCAL_DATABASE)
         }
     };
-    let mut conn = PgConnection::establish(&url).context("connecting to PostgreSQL")?;
+    let mut conn = connect_at_start(&url, "DATABASE_URL", settings.db_wait_at_start)?;
     let applied = migrate::run(&mut conn)?;
     tracing::info!(?applied, "migrations up to date");
     if let Some(report) = seed::ensure_seeded(&mut conn, settings.seed_count, settings.seed)? {
@@ -63,7 +65,53 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
             "seeded an empty store with the sandbox patients and a synthetic population"
         );
     }
+    if let Some(read_url) = &settings.database_read_url {
+        check_read_target(read_url)?;
+    }
     Ok(url)
+}
+
+/// Connects to the primary at start-up. A URL libpq refuses, or a server
+/// that refuses us (password, database), stops the start; an unreachable
+/// one too, unless `wait` (`DB_WAIT_AT_START`): then it is tried again,
+/// with a log line every few seconds, until it answers.
+fn connect_at_start(url: &str, name: &str, wait: bool) -> anyhow::Result<PgConnection> {
+    let started = std::time::Instant::now();
+    loop {
+        match PgConnection::establish(url) {
+            Ok(conn) => return Ok(conn),
+            Err(e) if wait && db::unreachable(&e.to_string()) => {
+                tracing::warn!(
+                    error = %e.to_string().trim(),
+                    waited_secs = started.elapsed().as_secs(),
+                    "the database in {name} does not answer yet (DB_WAIT_AT_START): trying again"
+                );
+                std::thread::sleep(Duration::from_secs(3));
+            }
+            Err(e) if db::unreachable(&e.to_string()) => anyhow::bail!(
+                "cannot reach the database in {name}: {} (set DB_WAIT_AT_START=true to wait for it)",
+                e.to_string().trim()
+            ),
+            Err(e) => anyhow::bail!("{name} is not usable: {}", e.to_string().trim()),
+        }
+    }
+}
+
+/// The read target is tried once: a URL or server that refuses us stops
+/// the start (a mistake to fix); an unreachable one does not (reads go to
+/// the primary until it answers).
+fn check_read_target(url: &str) -> anyhow::Result<()> {
+    match PgConnection::establish(url) {
+        Ok(_) => Ok(()),
+        Err(e) if db::unreachable(&e.to_string()) => {
+            tracing::warn!(
+                error = %e.to_string().trim(),
+                "the read target in DATABASE_READ_URL does not answer: reads go to the primary until it does"
+            );
+            Ok(())
+        }
+        Err(e) => anyhow::bail!("DATABASE_READ_URL is not usable: {}", e.to_string().trim()),
+    }
 }
 
 /// `CREATE DATABASE` if it is not there yet (safe if two processes race).
@@ -140,18 +188,43 @@ impl Application {
         let listener = TcpListener::bind(&settings.bind)
             .with_context(|| format!("binding {}", settings.bind))?;
         let port = listener.local_addr()?.port();
-        let db = Db::new(database_url, settings.pool_size, settings.db_wait);
+        // Reads go to the read target when it can answer them; its health
+        // is kept by one checker, shared by both read paths.
+        let replicas = settings.database_read_url.as_deref().map(|read_url| {
+            let health = Arc::new(Health::default());
+            replica::start_checker(database_url, read_url, &health, settings.routing);
+            let make = |size: u32| {
+                Replica::new(
+                    read_url,
+                    size,
+                    settings.db_wait,
+                    health.clone(),
+                    settings.routing,
+                )
+            };
+            (
+                make(settings.pool_size),
+                make(settings.lookup_threads as u32),
+            )
+        });
+        let (read_replica, lookup_replica) = replicas.unzip();
+        let mut db = Db::new(database_url, settings.pool_size, settings.db_wait);
+        if let Some(replica) = read_replica {
+            db = db.with_replica(replica);
+        }
         let lookup = web::Data::new(Lookup::start(
             db::pool(
                 database_url,
                 settings.lookup_threads as u32,
                 settings.db_wait,
             ),
+            lookup_replica,
             settings.lookup_threads,
             settings.lookup_queue,
             settings.db_wait,
         ));
         let auditor = Auditor::start(database_url);
+        auditor.hold_while_unreachable(settings.audit_hold);
         let data = web::Data::new(db.clone());
         let writes = web::Data::new(db::Writes(Db::new(
             database_url,

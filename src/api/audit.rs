@@ -114,18 +114,23 @@ pub fn event_for(req: &HttpRequest, caller: &Caller, note: AuditNote, status: u1
 /// Commits a data answer's event through the audit writer, which shares
 /// one commit among the requests waiting (after the handler has given its
 /// database connection back). The answer may only be sent on `Ok`: if the
-/// trail cannot be written it is 503, whatever the data.
+/// trail cannot be written it is 503, whatever the data, unless the
+/// primary is unreachable and the auditor holds events meanwhile
+/// (`AUDIT_HOLD_WHILE_PRIMARY_DOWN`, see [`Auditor::hold`]).
 pub async fn commit(
     req: &HttpRequest,
     auditor: &Auditor,
     event: AuditEvent,
 ) -> Result<(), ApiError> {
     if !auditor.is_writing() {
-        return Err(ApiError::Unavailable(
-            "the audit trail cannot be written".into(),
-        ));
-    }
-    if !auditor.record_durably(event, DURABLE_WAIT).await {
+        // Held in memory until a primary returns, when the settings allow
+        // it (reads served by a standby during a failover); else 503.
+        if !auditor.hold(event) {
+            return Err(ApiError::Unavailable(
+                "the audit trail cannot be written".into(),
+            ));
+        }
+    } else if !auditor.record_durably(event, DURABLE_WAIT).await {
         return Err(ApiError::Unavailable(
             "the audit trail could not be written in time".into(),
         ));

@@ -16,6 +16,7 @@ use crate::fhir;
 use crate::store::audit::Auditor;
 use crate::store::db::Db;
 use crate::store::patients::{self, Retrieved};
+use crate::store::replica::Lane;
 use crate::store::updates;
 
 /// Default and largest page of the history bundle.
@@ -96,7 +97,7 @@ pub async fn vread(
     let clearance = caller.grants.clearance;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let (shown, event) = db
-        .run(move |conn| {
+        .read(Lane::History, move |conn| {
             let (shown, redacted, sensitive_override) =
                 shown_version(conn, nhs_number, version, clearance)?;
             event.nhs_numbers = vec![nhs_number.as_i64()];
@@ -152,7 +153,7 @@ pub async fn history(
     let clearance = caller.grants.clearance;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let (versions, total, event) = db
-        .run(move |conn| {
+        .read(Lane::History, move |conn| {
             let record = record(conn, nhs_number)?;
             let now_version = record.now.version as i32;
             let mut out = Vec::new();

@@ -10,13 +10,15 @@ use crate::domain::codes::Security;
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
+use crate::store::audit::Auditor;
 use crate::store::db::DbError;
-use crate::store::lookup::{Lookup, RetrieveAudit};
+use crate::store::lookup::{Audit, Lookup, RetrieveAudit};
 use crate::store::patients::Retrieved;
 
 pub async fn retrieve(
     req: HttpRequest,
     lookup: web::Data<Lookup>,
+    auditor: web::Data<Auditor>,
     caller: web::ReqData<Caller>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -50,8 +52,13 @@ pub async fn retrieve(
         of,
     };
     let looked = lookup.retrieve(nhs_number, audit).await;
-    if looked.audited {
-        req.extensions_mut().insert(AuditNote::recorded("retrieve"));
+    match looked.audit {
+        Audit::Committed => {
+            req.extensions_mut().insert(AuditNote::recorded("retrieve"));
+        }
+        // Read on a standby: the row goes through the audit writer first.
+        Audit::ToCommit(event) => audit::commit(&req, &auditor, *event).await?,
+        Audit::Failed => {}
     }
     let patient = match looked.found? {
         Retrieved::Current(patient) => *patient,

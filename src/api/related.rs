@@ -14,6 +14,7 @@ use crate::store::audit::Auditor;
 use crate::store::db::Db;
 use crate::store::patients::{self, Retrieved};
 use crate::store::related;
+use crate::store::replica::Lane;
 
 /// What the store found for a request.
 struct Found {
@@ -59,7 +60,7 @@ pub async fn related(
     let sees_restricted = caller.grants.clearance == Clearance::All;
     let mut event = audit::event_for(&req, &caller, AuditNote::recorded("related"), 200);
     let (found, event) = db
-        .run(move |conn| {
+        .read(Lane::Related, move |conn| {
             let patient = match patients::retrieve(conn, nhs_number)? {
                 Retrieved::Current(patient) => patient,
                 Retrieved::Invalidated => return Err(ApiError::Invalidated),

@@ -12,6 +12,7 @@ use crate::domain::search::score::Matcher;
 use crate::fhir;
 use crate::store::audit::Auditor;
 use crate::store::db::Db;
+use crate::store::replica::Lane;
 use crate::store::search::{self, CandidateQuery};
 
 /// Default and largest `_max-results` (PDS).
@@ -72,7 +73,7 @@ pub async fn search(
     // only matches are kept. The audit row is committed (after the
     // connection is given back) before the answer leaves.
     let (found, event) = db
-        .run(move |conn| {
+        .read(Lane::Search, move |conn| {
             let candidates = search::candidates(
                 conn,
                 &CandidateQuery {

@@ -13,6 +13,7 @@ use std::time::Duration;
 use tokio::sync::Semaphore;
 
 use super::codec::CodecError;
+use super::replica::{Lane, Replica, Target};
 
 /// A pooled connection that remembers whether it failed at the transport
 /// level, so the pool replaces it instead of handing it out again (libpq
@@ -20,6 +21,13 @@ use super::codec::CodecError;
 pub struct Conn {
     pub pg: PgConnection,
     broken: bool,
+}
+
+impl Conn {
+    /// Retire the connection when it goes back to the pool.
+    pub fn mark_broken(&mut self) {
+        self.broken = true;
+    }
 }
 
 pub struct Manager {
@@ -75,11 +83,16 @@ impl From<DieselError> for DbError {
 
 /// Errors that say "the server went away" rather than "this query was wrong".
 /// A stopped server reports `57P01 admin_shutdown` (kind Unknown) on open
-/// connections, then refused connections.
+/// connections, then refused connections. A write refused as read-only
+/// (`25006`) was sent to a server that is no longer the primary (it was
+/// demoted in a failover): that connection must go too, so that the next
+/// one finds the new primary.
 fn is_transport_error(error: &DieselError) -> bool {
     match error {
         DieselError::DatabaseError(kind, info) => match kind {
-            DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::UnableToSendCommand => true,
+            DatabaseErrorKind::ClosedConnection
+            | DatabaseErrorKind::UnableToSendCommand
+            | DatabaseErrorKind::ReadOnlyTransaction => true,
             DatabaseErrorKind::Unknown => {
                 let message = info.message();
                 message.contains("terminating connection")
@@ -94,11 +107,35 @@ fn is_transport_error(error: &DieselError) -> bool {
     }
 }
 
+/// Whether a libpq connection failure says the server could not be
+/// reached (down, refused, starting, failing over, no primary among the
+/// hosts) rather than that the URL or the credentials are wrong.
+pub fn unreachable(message: &str) -> bool {
+    [
+        "Connection refused",
+        "could not translate host name",
+        "timeout expired",
+        "server closed the connection unexpectedly",
+        "No route to host",
+        "Network is unreachable",
+        "Connection reset",
+        "No such file or directory",
+        "the database system is",
+        "session is read-only",
+        "server is in hot standby mode",
+        "server is not in hot standby mode",
+    ]
+    .iter()
+    .any(|sign| message.contains(sign))
+}
+
+/// Connections to the primary, and (for reads) to the read target.
 #[derive(Clone)]
 pub struct Db {
     pool: Pool,
     permits: Arc<Semaphore>,
     wait: Duration,
+    replica: Option<Replica>,
 }
 
 impl Db {
@@ -109,11 +146,40 @@ impl Db {
             pool: pool(url, size, wait),
             permits: Arc::new(Semaphore::new(size as usize)),
             wait,
+            replica: None,
         }
     }
 
+    /// Reads ([`Db::read`]) go to `replica` when it can answer them.
+    pub fn with_replica(mut self, replica: Replica) -> Self {
+        self.replica = Some(replica);
+        self
+    }
+
+    /// The primary's connections.
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
+    }
+
+    /// Runs a read of `lane`: on the read target when it has replayed every
+    /// write acknowledged before now (see `store::replica`), else on the
+    /// primary. Without a read target, the same as [`Db::run`].
+    pub async fn read<T, E, F>(&self, lane: Lane, work: F) -> Result<T, E>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: RunError + Send + 'static,
+    {
+        let replica = self.replica.clone();
+        self.blocking(move |pool, wait| match replica {
+            None => with_conn(pool, wait, work),
+            Some(replica) => read_routed(pool, wait, &replica, lane, work),
+        })
+        .await
     }
 
     /// Runs `work` on a blocking thread with a pooled connection. `work`
@@ -123,6 +189,17 @@ impl Db {
     pub async fn run<T, E, F>(&self, work: F) -> Result<T, E>
     where
         F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: RunError + Send + 'static,
+    {
+        self.blocking(move |pool, wait| with_conn(pool, wait, work))
+            .await
+    }
+
+    /// Runs `job` on a blocking thread once a permit is free.
+    async fn blocking<T, E, J>(&self, job: J) -> Result<T, E>
+    where
+        J: FnOnce(&Pool, Duration) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: RunError + Send + 'static,
     {
@@ -138,7 +215,7 @@ impl Db {
         actix_web::web::block(move || {
             let _permit = permit;
             let _request = span.enter();
-            with_conn(&pool, wait, work)
+            job(&pool, wait)
         })
         .await
         .map_err(|e| DbError::Unavailable(format!("blocking pool: {e}")))?
@@ -188,6 +265,27 @@ impl RunError for DbError {
     fn connection_lost(&self) -> bool {
         matches!(self, DbError::Unavailable(_))
     }
+}
+
+/// A read on the standby [`Replica::connection_for_read`] hands out, else on
+/// the primary; counted by lane and target.
+fn read_routed<T, E: RunError>(
+    primary: &Pool,
+    wait: Duration,
+    replica: &Replica,
+    lane: Lane,
+    work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+) -> Result<T, E> {
+    let Some(mut conn) = replica.connection_for_read(primary) else {
+        replica.health().count(lane, Target::Primary);
+        return with_conn(primary, wait, work);
+    };
+    replica.health().count(lane, Target::Standby);
+    let result = work(&mut conn.pg);
+    if result.as_ref().is_err_and(E::connection_lost) {
+        replica.failed(&mut conn, "the read target's connection was lost");
+    }
+    result
 }
 
 /// Runs `work` on this (blocking) thread with a pooled connection; a

@@ -38,6 +38,7 @@ use super::audit::{self, AuditEvent, Columns};
 use super::db::{self, DbError, Pool};
 use super::label::StoredLabel;
 use super::patients::{self, PatientRow, Retrieved};
+use super::replica::{Lane, Replica, Target};
 use crate::domain::NhsNumber;
 use crate::domain::codes::Security;
 use crate::domain::patient::{Clearance, label_visible_in_full};
@@ -61,9 +62,18 @@ pub struct RetrieveAudit {
 /// What a retrieve got back.
 pub struct Looked {
     pub found: Result<Retrieved, DbError>,
-    /// Its audit row is committed (false only when the lookup failed, and
-    /// then `found` is an error).
-    pub audited: bool,
+    pub audit: Audit,
+}
+
+/// Where a retrieve's audit row is.
+pub enum Audit {
+    /// Committed before the answer (by the lookup statement on the primary).
+    Committed,
+    /// Still to be committed, through the audit writer, before the answer
+    /// goes out: the record came from a standby, which cannot write.
+    ToCommit(Box<AuditEvent>),
+    /// Not written: the lookup failed (and `found` is an error).
+    Failed,
 }
 
 struct Job {
@@ -77,29 +87,48 @@ pub struct Lookup {
     jobs: Sender<Job>,
     wait: Duration,
     pool: Pool,
+    replica: Option<Replica>,
 }
 
 impl Lookup {
     /// Starts `threads` lookup threads, each with a connection of its own
-    /// from `pool` (opened when first needed), and a queue of `queue` jobs.
-    pub fn start(pool: Pool, threads: usize, queue: usize, wait: Duration) -> Self {
+    /// from `pool` (the primary, opened when first needed) and, if there is
+    /// a read target, from `replica`; and a queue of `queue` jobs.
+    pub fn start(
+        pool: Pool,
+        replica: Option<Replica>,
+        threads: usize,
+        queue: usize,
+        wait: Duration,
+    ) -> Self {
         let (jobs, receiver) = crossbeam_channel::bounded(queue.max(1));
         for n in 0..threads.max(1) {
             let receiver = receiver.clone();
             let thread_pool = pool.clone();
+            let thread_replica = replica.clone();
             let spawned = std::thread::Builder::new()
                 .name(format!("pds-lookup-{n}"))
-                .spawn(move || serve(&thread_pool, &receiver, wait));
+                .spawn(move || serve(&thread_pool, thread_replica.as_ref(), &receiver, wait));
             if let Err(e) = spawned {
                 tracing::error!(error = %e, "could not start a lookup thread");
             }
         }
-        Self { jobs, wait, pool }
+        Self {
+            jobs,
+            wait,
+            pool,
+            replica,
+        }
     }
 
-    /// The threads' connections (for the pool gauges).
+    /// The threads' connections to the primary (for the pool gauges).
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    /// The threads' connections to the read target, if there is one.
+    pub fn replica(&self) -> Option<&Replica> {
+        self.replica.as_ref()
     }
 
     /// The record for `nhs_number`, its audit row committed first.
@@ -129,13 +158,14 @@ impl Lookup {
 fn unaudited(e: DbError) -> Looked {
     Looked {
         found: Err(e),
-        audited: false,
+        audit: Audit::Failed,
     }
 }
 
 /// A lookup thread: until the service is dropped, take what is queued and
-/// answer it with one statement.
-fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
+/// answer it with one statement (on the standby when it may answer, see
+/// `store::replica`; else on the primary).
+fn serve(pool: &Pool, replica: Option<&Replica>, receiver: &Receiver<Job>, wait: Duration) {
     while let Ok(first) = receiver.recv() {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         batch.push(first);
@@ -145,6 +175,13 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
         if batch.is_empty() {
             continue;
         }
+        let batch = match replica {
+            Some(replica) => match on_standby(pool, replica, batch) {
+                Some(unanswered) => unanswered,
+                None => continue,
+            },
+            None => batch,
+        };
         let keys: Vec<i64> = batch.iter().map(|job| job.key).collect();
         let mut columns = Columns::default();
         let mut clearances = Vec::with_capacity(batch.len());
@@ -167,7 +204,7 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
                     // The waiter may have timed out meanwhile; nothing to do.
                     let _ = reply.send(Looked {
                         found,
-                        audited: true,
+                        audit: Audit::Committed,
                     });
                 }
             }
@@ -181,6 +218,61 @@ fn serve(pool: &Pool, receiver: &Receiver<Job>, wait: Duration) {
             }
         }
     }
+}
+
+/// Answers the batch from the standby, when it may (the audit rows are
+/// left to the caller: a standby cannot write them). Gives the batch back,
+/// unanswered, when it is for the primary.
+fn on_standby(primary: &Pool, replica: &Replica, batch: Vec<Job>) -> Option<Vec<Job>> {
+    let Some(mut conn) = replica.connection_for_read(primary) else {
+        for _ in &batch {
+            replica.health().count(Lane::Retrieve, Target::Primary);
+        }
+        return Some(batch);
+    };
+    let keys: Vec<i64> = batch.iter().map(|job| job.key).collect();
+    let answers = match read_only(&mut conn.pg, &keys) {
+        Ok(answers) => answers,
+        Err(e) => {
+            // The standby went away mid-batch: the primary answers it.
+            replica.failed(&mut conn, &e.to_string());
+            for _ in &batch {
+                replica.health().count(Lane::Retrieve, Target::Primary);
+            }
+            return Some(batch);
+        }
+    };
+    for (job, found) in batch.into_iter().zip(answers) {
+        replica.health().count(Lane::Retrieve, Target::Standby);
+        let event = (job.audit.of)(&found);
+        let _ = job.reply.send(Looked {
+            found,
+            audit: Audit::ToCommit(Box::new(event)),
+        });
+    }
+    None
+}
+
+/// The batch's records from a server that cannot write (no audit rows);
+/// only a transport failure fails the whole batch.
+fn read_only(
+    conn: &mut PgConnection,
+    keys: &[i64],
+) -> Result<Vec<Result<Retrieved, DbError>>, DbError> {
+    let rows: HashMap<i64, PatientRow> = Plain { keys }
+        .load::<PatientRow>(conn)?
+        .into_iter()
+        .map(|row| (row.nhs_number, row))
+        .collect();
+    let mut answers = Vec::with_capacity(keys.len());
+    for key in keys {
+        let row = rows.get(key).cloned();
+        answers.push(match patients::follow_known(conn, row, &rows) {
+            Err(DbError::Unavailable(e)) => return Err(DbError::Unavailable(e)),
+            other => other,
+        });
+    }
+    Ok(answers)
 }
 
 /// Looks the batch up and writes its audit rows (see [`Audited`]); the
@@ -275,7 +367,7 @@ struct Audited<'a> {
 
 impl QueryFragment<Pg> for Audited<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{Array, Int2, Int8};
+        use diesel::sql_types::{Array, Int2};
         out.push_sql("WITH job AS (SELECT * FROM ");
         self.columns.push_unnest(&mut out, |out| {
             out.push_sql(", ");
@@ -283,18 +375,12 @@ impl QueryFragment<Pg> for Audited<'_> {
         })?;
         out.push_sql(" AS j(");
         out.push_sql(Columns::NAMES);
-        out.push_sql(", clearance)), found AS (SELECT ");
-        out.push_sql(STORED);
-        out.push_sql(" FROM patients WHERE nhs_number = ANY(");
-        out.push_bind_param::<Array<Int8>, _>(self.keys)?;
-        out.push_sql(")), merged AS (SELECT ");
-        out.push_sql(STORED);
+        out.push_sql(", clearance)), ");
+        push_found_and_merged(&mut out, self.keys)?;
         // The codes are written as literals (the enum's, not bound): the
         // statement is the same every time, and so is its plan.
         out.push_sql(&format!(
-            " FROM patients WHERE nhs_number IN (SELECT superseded_by FROM found \
-             WHERE security < {invalidated} AND superseded_by IS NOT NULL)), \
-             shown AS (SELECT j.*, \
+            ", shown AS (SELECT j.*, \
                CASE WHEN f.security = {invalidated} THEN NULL \
                     WHEN f.superseded_by IS NULL THEN f.security \
                     WHEN m.security < {invalidated} THEN m.security END AS label, \
@@ -319,13 +405,62 @@ impl QueryFragment<Pg> for Audited<'_> {
              SELECT ",
             unrestricted = StoredLabel::Label(Security::Unrestricted).code(),
         ));
-        out.push_sql(STORED);
-        out.push_sql(" FROM found UNION ALL SELECT ");
-        out.push_sql(STORED);
-        out.push_sql(" FROM merged");
+        push_rows(&mut out);
         Ok(())
     }
 }
+
+/// `found` (the records asked for) and `merged` (the records those were
+/// merged into, one hop), as CTEs.
+fn push_found_and_merged<'b>(out: &mut AstPass<'_, 'b, Pg>, keys: &'b [i64]) -> QueryResult<()> {
+    use diesel::sql_types::{Array, Int8};
+    out.push_sql("found AS (SELECT ");
+    out.push_sql(STORED);
+    out.push_sql(" FROM patients WHERE nhs_number = ANY(");
+    out.push_bind_param::<Array<Int8>, _>(keys)?;
+    out.push_sql(")), merged AS (SELECT ");
+    out.push_sql(STORED);
+    out.push_sql(&format!(
+        " FROM patients WHERE nhs_number IN (SELECT superseded_by FROM found \
+         WHERE security < {invalidated} AND superseded_by IS NOT NULL))",
+        invalidated = StoredLabel::Invalidated.code(),
+    ));
+    Ok(())
+}
+
+/// The rows of `found` and `merged`.
+fn push_rows(out: &mut AstPass<'_, '_, Pg>) {
+    out.push_sql(STORED);
+    out.push_sql(" FROM found UNION ALL SELECT ");
+    out.push_sql(STORED);
+    out.push_sql(" FROM merged");
+}
+
+/// The batch's lookup alone, for a standby: `found` and `merged`.
+struct Plain<'a> {
+    keys: &'a [i64],
+}
+
+impl QueryFragment<Pg> for Plain<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("WITH ");
+        push_found_and_merged(&mut out, self.keys)?;
+        out.push_sql(" SELECT ");
+        push_rows(&mut out);
+        Ok(())
+    }
+}
+
+impl QueryId for Plain<'_> {
+    type QueryId = Plain<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Plain<'_> {
+    type SqlType = patients::StoredRow;
+}
+
+impl RunQueryDsl<PgConnection> for Plain<'_> {}
 
 impl QueryId for Audited<'_> {
     type QueryId = Audited<'static>;

@@ -9,6 +9,7 @@ pub mod lookup;
 pub mod migrate;
 pub mod patients;
 pub mod related;
+pub mod replica;
 pub mod schema;
 pub mod search;
 pub mod updates;

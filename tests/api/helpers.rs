@@ -99,6 +99,14 @@ pub fn settings() -> Settings {
     Settings {
         bind: "127.0.0.1:0".into(),
         database_url: None,
+        database_read_url: None,
+        routing: pds::store::replica::Routing {
+            max_lag: Duration::from_secs(5),
+            catch_up: Duration::from_millis(100),
+            check_every: Duration::from_millis(100),
+        },
+        db_wait_at_start: false,
+        audit_hold: false,
         pg_data_dir: PathBuf::new(),
         pg_port: 0,
         pool_size: 2,

@@ -10,7 +10,8 @@
 //!   sibling temporary directory that is renamed into place, so an
 //!   interrupted `initdb` never leaves a half-made cluster behind);
 //! * the server listens on a Unix socket only (`listen_addresses = ''`) and
-//!   `pg_hba.conf` is exactly `local all all trust`;
+//!   `pg_hba.conf` trusts the socket only (for databases and for
+//!   replication, so a standby can be cloned from it: [`standby`]);
 //! * as root (sessions, CI) the binaries run as the `postgres` OS user, or a
 //!   system user created for the purpose, since PostgreSQL refuses root;
 //! * an exclusive `flock` on `<data_dir>.lock` serialises concurrent callers
@@ -35,6 +36,8 @@ use anyhow::{Context, Result, anyhow, bail};
 use nix::fcntl::{Flock, FlockArg};
 use nix::unistd::{Gid, Uid, User};
 
+pub mod standby;
+
 /// The binaries a usable PostgreSQL installation must provide.
 const REQUIRED_BINARIES: [&str; 3] = ["initdb", "pg_ctl", "postgres"];
 
@@ -48,7 +51,7 @@ const FALLBACK_USER: &str = "pgprovision";
 const PROVISION_CONF: &str = "pds_provision.conf";
 
 /// The complete `pg_hba.conf`: trust on the Unix socket only, no TCP.
-const PG_HBA_CONF: &str = "local all all trust\n";
+const PG_HBA_CONF: &str = "local all all trust\nlocal replication all trust\n";
 
 /// Unix socket paths longer than this go to a short directory under /tmp
 /// (`sun_path` holds 107 bytes plus the terminating NUL).
@@ -95,6 +98,21 @@ struct PidFile {
 impl LocalCluster {
     /// Make sure a cluster exists in `data_dir` and is running; return a handle.
     pub fn ensure_running(data_dir: &Path, port: u16) -> Result<LocalCluster> {
+        let cluster = Self::at(data_dir, port)?;
+        let _lock = cluster.lock()?;
+        let pg_version = cluster.data_dir.join("PG_VERSION");
+        let initialised = pg_version
+            .try_exists()
+            .with_context(|| format!("checking for {}", pg_version.display()))?;
+        if !initialised {
+            cluster.init()?;
+        }
+        cluster.start_or_adopt()
+    }
+
+    /// The handle of a cluster in `data_dir` (relocated where its OS user
+    /// can reach it), without touching the server.
+    fn at(data_dir: &Path, port: u16) -> Result<LocalCluster> {
         let mut data_dir = absolute_data_dir(data_dir)?;
 
         let bin_dir = find_bin_dir()?;
@@ -124,7 +142,7 @@ impl LocalCluster {
         }
         let (parent, name) = split_data_dir(&data_dir)?;
 
-        let mut cluster = LocalCluster {
+        Ok(LocalCluster {
             socket_dir: choose_socket_dir(&data_dir, port),
             log_file: parent.join(format!("{name}.log")),
             lock_file: parent.join(format!("{name}.lock")),
@@ -132,17 +150,13 @@ impl LocalCluster {
             port,
             bin_dir,
             run_as,
-        };
+        })
+    }
 
-        let _lock = cluster.lock()?;
-        let pg_version = cluster.data_dir.join("PG_VERSION");
-        let initialised = pg_version
-            .try_exists()
-            .with_context(|| format!("checking for {}", pg_version.display()))?;
-        if !initialised {
-            cluster.init()?;
-        }
-
+    /// Reuses the server serving the data dir, else starts it; the lock
+    /// must be held.
+    fn start_or_adopt(mut self) -> Result<LocalCluster> {
+        let cluster = &mut self;
         match cluster.state()? {
             ServerState::Running(pid_file) => {
                 cluster.adopt_running(&pid_file);
@@ -160,7 +174,7 @@ impl LocalCluster {
             }
             ServerState::Stopped => cluster.start_locked()?,
         }
-        Ok(cluster)
+        Ok(self)
     }
 
     /// A libpq URL connecting as `postgres` over the Unix socket, e.g.
@@ -1258,11 +1272,54 @@ mod tests {
     }
 
     #[test]
+    fn a_standby_cloned_from_a_primary_streams_its_writes() {
+        let t = TestCluster::start("standby", 55438);
+        let primary_url = t.url();
+        let standby = LocalCluster::ensure_standby(t.cluster(), &t.root.join("standby"), 55439)
+            .expect("ensure_standby");
+        let standby_url = standby.database_url("postgres");
+        let recovering = |url: &str| {
+            let mut conn = PgConnection::establish(url).expect("connect");
+            diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+                "pg_is_in_recovery()",
+            ))
+            .get_result::<bool>(&mut conn)
+            .expect("pg_is_in_recovery")
+        };
+        assert!(!recovering(&primary_url));
+        assert!(recovering(&standby_url));
+        let mut primary = PgConnection::establish(&primary_url).expect("connect");
+        diesel::sql_query("CREATE TABLE streamed AS SELECT 42 AS n")
+            .execute(&mut primary)
+            .expect("create on the primary");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut conn = PgConnection::establish(&standby_url).expect("connect");
+        loop {
+            let seen: QueryResult<i32> =
+                diesel::select(diesel::dsl::sql::<Integer>("(SELECT n FROM streamed)"))
+                    .get_result(&mut conn);
+            if seen == Ok(42) {
+                break;
+            }
+            assert!(Instant::now() < deadline, "not streamed: {seen:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        // A second call reuses the running standby.
+        let again = LocalCluster::ensure_standby(t.cluster(), standby.data_dir(), 55439)
+            .expect("second call");
+        assert_eq!(postmaster_pid(&again), postmaster_pid(&standby));
+        standby.stop().expect("stopping the standby");
+    }
+
+    #[test]
     fn socket_only_and_trust_only_on_the_socket() {
         let t = TestCluster::start("config", 55435);
         let cluster = t.cluster();
         let hba = fs::read_to_string(cluster.data_dir().join("pg_hba.conf")).expect("pg_hba");
-        assert_eq!(hba.trim(), "local all all trust");
+        assert_eq!(
+            hba.trim(),
+            "local all all trust\nlocal replication all trust"
+        );
         assert!(
             !hba.lines().any(|l| l.trim_start().starts_with("host")),
             "no host lines: {hba}"

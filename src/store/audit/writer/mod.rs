@@ -104,6 +104,11 @@ struct Inner {
     shared: Arc<Shared>,
     /// The result of `shutdown`, once it has run.
     closed: Mutex<Option<bool>>,
+    /// Answers may go out with their events queued while the database
+    /// cannot be written (see [`Auditor::hold_while_unreachable`]).
+    hold: AtomicBool,
+    /// Answers that did.
+    held: AtomicU64,
     threads: Mutex<Vec<JoinHandle<()>>>,
 }
 
@@ -278,6 +283,8 @@ impl Auditor {
                 tx,
                 shared,
                 closed: Mutex::new(None),
+                hold: AtomicBool::new(false),
+                held: AtomicU64::new(0),
                 threads: Mutex::new(vec![drain, writer]),
             }),
         }
@@ -357,6 +364,33 @@ impl Auditor {
             }),
         );
         matches!(tokio::time::timeout(deadline, done).await, Ok(Ok(true)))
+    }
+
+    /// With `on`, a data answer whose event cannot be committed because
+    /// the database cannot be written at all (the primary is failing over)
+    /// may go out with its event queued, to be written when a primary
+    /// returns; reads are then served by a standby. Off (the default), such
+    /// an answer is 503.
+    pub fn hold_while_unreachable(&self, on: bool) {
+        self.inner.hold.store(on, Ordering::Relaxed);
+    }
+
+    /// Queues `event` for an answer that goes out before it is committed,
+    /// if [`Auditor::hold_while_unreachable`] allows it now: true if it
+    /// did (else the event is not kept: the answer is refused, and that
+    /// refusal audited instead).
+    pub fn hold(&self, event: AuditEvent) -> bool {
+        if !self.inner.hold.load(Ordering::Relaxed) || self.is_writing() {
+            return false;
+        }
+        self.record(event);
+        self.inner.held.fetch_add(1, Ordering::Relaxed);
+        true
+    }
+
+    /// Answers sent with their events queued (see [`Auditor::hold`]).
+    pub fn held(&self) -> u64 {
+        self.inner.held.load(Ordering::Relaxed)
     }
 
     /// Whether the writer's last attempt succeeded: false while the database

@@ -15,8 +15,12 @@ use prometheus::{
 use std::time::Instant;
 
 use super::error::ServerFault;
+use crate::store::audit::Auditor;
 use crate::store::db::{Db, Pool, Writes};
 use crate::store::lookup::Lookup;
+
+mod replica;
+use replica::ReplicaMetrics;
 
 /// The label for anything outside a label's fixed set: a method the
 /// service does not know, a path that matched no route, a status outside
@@ -60,6 +64,7 @@ pub struct Metrics {
     pool_in_use: IntGaugeVec,
     pool_idle: IntGaugeVec,
     pool_max: IntGaugeVec,
+    replica: ReplicaMetrics,
 }
 
 impl Metrics {
@@ -91,7 +96,8 @@ impl Metrics {
         )
         .expect("metric definition");
         // pool="reads" (searches and other reads), "writes" (PATCH, POST)
-        // or "lookup" (the retrieve threads' own connections).
+        // or "lookup" (the retrieve threads' own connections); with a read
+        // target, "reads-standby" and "lookup-standby" are theirs there.
         let gauge = |name: &str, help: &str| {
             IntGaugeVec::new(Opts::new(name, help), &["pool"]).expect("metric definition")
         };
@@ -121,7 +127,9 @@ impl Metrics {
         for kind in ["unavailable", "internal"] {
             faults.with_label_values(&[kind]);
         }
+        let replica = ReplicaMetrics::register(&registry);
         Self {
+            replica,
             registry,
             requests,
             latency,
@@ -211,17 +219,31 @@ pub async fn metrics(
     reads: Option<web::Data<Db>>,
     writes: Option<web::Data<Writes>>,
     lookup: Option<web::Data<Lookup>>,
+    auditor: Option<web::Data<Auditor>>,
 ) -> HttpResponse {
     let mut pools: Vec<(&str, &Pool)> = Vec::new();
     if let Some(db) = &reads {
         pools.push(("reads", db.pool()));
+        if let Some(replica) = db.replica() {
+            pools.push(("reads-standby", replica.pool()));
+        }
     }
     if let Some(db) = &writes {
         pools.push(("writes", db.pool()));
     }
     if let Some(lookup) = &lookup {
         pools.push(("lookup", lookup.pool()));
+        if let Some(replica) = lookup.replica() {
+            pools.push(("lookup-standby", replica.pool()));
+        }
     }
+    metrics.replica.update(
+        reads
+            .as_ref()
+            .and_then(|db| db.replica())
+            .map(|replica| replica.health()),
+        auditor.as_ref().map_or(0, |auditor| auditor.held()),
+    );
     HttpResponse::Ok()
         .content_type(prometheus::TEXT_FORMAT)
         .body(metrics.render(&pools))

@@ -1,0 +1,444 @@
+//! Reads on a standby (`DATABASE_READ_URL`), and when they go to the
+//! primary instead.
+//!
+//! * **Health.** A checker thread per instance asks, every
+//!   `REPLICA_CHECK_MS`, the primary how far it has flushed its WAL and the
+//!   read target how far it has replayed it. A read target that does not
+//!   answer, or lags more than `MAX_REPLICA_LAG_MS`, is not used: reads go
+//!   to the primary until it catches up. The lag is the time since the
+//!   checker first saw the primary at a position the standby has not yet
+//!   replayed (accurate to one check), so an idle primary shows no lag.
+//! * **Read-your-writes (the fence).** A read that goes to the standby first
+//!   asks the primary for its flushed position, then waits (at most
+//!   `REPLICA_CATCH_UP_MS`) until the standby has replayed that far, and
+//!   only then reads. Every write acknowledged before the read began was
+//!   flushed before it, so whichever instance answered the write, the read
+//!   sees it; a standby that does not catch up in time sends the read to
+//!   the primary. This costs one small query on the primary per read (per
+//!   batch of retrieves) and holds for any standby, synchronous or not,
+//!   behind any load balancer.
+//! * While the primary cannot be asked (it is failing over), reads are
+//!   served by a healthy standby as it is: no new write can be acknowledged
+//!   meanwhile, and the standby Patroni promotes is the synchronous one.
+//! * A read target that turns out to be a primary is used as one (logged
+//!   once).
+
+use diesel::dsl::sql;
+use diesel::prelude::*;
+use diesel::r2d2::PooledConnection;
+use diesel::sql_types::{BigInt, Bool};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use super::db::{self, DbError, Manager, Pool};
+
+/// What a read is for, as `/metrics` counts it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Retrieve,
+    Search,
+    History,
+    Related,
+}
+
+impl Lane {
+    pub const ALL: [Lane; 4] = [Lane::Retrieve, Lane::Search, Lane::History, Lane::Related];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Lane::Retrieve => "retrieve",
+            Lane::Search => "search",
+            Lane::History => "history",
+            Lane::Related => "related",
+        }
+    }
+}
+
+/// Which server answered a read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    Standby,
+    Primary,
+}
+
+impl Target {
+    pub const ALL: [Target; 2] = [Target::Standby, Target::Primary];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Target::Standby => "standby",
+            Target::Primary => "primary",
+        }
+    }
+}
+
+/// How reads are routed (from the settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Routing {
+    /// `MAX_REPLICA_LAG_MS`: a read target further behind is not used.
+    pub max_lag: Duration,
+    /// `REPLICA_CATCH_UP_MS`: how long a read waits for the standby to
+    /// replay what the primary had flushed when the read began.
+    pub catch_up: Duration,
+    /// `REPLICA_CHECK_MS`: how often the checker looks.
+    pub check_every: Duration,
+}
+
+/// What the checker last saw, shared by every pool that reads from the
+/// read target, and the counts `/metrics` shows.
+#[derive(Default)]
+pub struct Health {
+    /// Reads may go to the read target: it answered the last check and is
+    /// not too far behind.
+    usable: AtomicBool,
+    /// The read target answered the last check.
+    answered: AtomicBool,
+    /// The read target is a standby (else a primary).
+    in_recovery: AtomicBool,
+    lag_ms: AtomicU64,
+    worst_lag_ms: AtomicU64,
+    /// The primary answered the last check.
+    primary_answered: AtomicBool,
+    /// Reads by lane and target (`Lane::ALL` × `Target::ALL`).
+    served: [[AtomicU64; 2]; 4],
+    /// Reads sent to the primary because the standby had not replayed the
+    /// fence in time.
+    behind: AtomicU64,
+    errors: Mutex<Errors>,
+}
+
+#[derive(Default, Clone)]
+struct Errors {
+    read: Option<String>,
+    primary: Option<String>,
+}
+
+/// The checker's last view, for `/_status`.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub usable: bool,
+    pub answered: bool,
+    pub in_recovery: bool,
+    pub lag: Duration,
+    pub primary_answered: bool,
+    pub read_error: Option<String>,
+    pub primary_error: Option<String>,
+}
+
+impl Health {
+    pub fn seen(&self) -> Seen {
+        let errors = self.errors();
+        Seen {
+            usable: self.usable.load(Ordering::Relaxed),
+            answered: self.answered.load(Ordering::Relaxed),
+            in_recovery: self.in_recovery.load(Ordering::Relaxed),
+            lag: Duration::from_millis(self.lag_ms.load(Ordering::Relaxed)),
+            primary_answered: self.primary_answered.load(Ordering::Relaxed),
+            read_error: errors.read,
+            primary_error: errors.primary,
+        }
+    }
+
+    pub fn lag(&self) -> Duration {
+        Duration::from_millis(self.lag_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn worst_lag(&self) -> Duration {
+        Duration::from_millis(self.worst_lag_ms.load(Ordering::Relaxed))
+    }
+
+    pub fn usable(&self) -> bool {
+        self.usable.load(Ordering::Relaxed)
+    }
+
+    pub fn served(&self, lane: Lane, target: Target) -> u64 {
+        self.served[lane as usize][target as usize].load(Ordering::Relaxed)
+    }
+
+    pub fn behind(&self) -> u64 {
+        self.behind.load(Ordering::Relaxed)
+    }
+
+    pub fn count(&self, lane: Lane, target: Target) {
+        self.served[lane as usize][target as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn errors(&self) -> Errors {
+        self.errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// A read found the read target gone: stop using it until the next
+    /// check says otherwise.
+    fn lost(&self, error: &str) {
+        self.usable.store(false, Ordering::Relaxed);
+        self.answered.store(false, Ordering::Relaxed);
+        self.errors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .read = Some(error.to_owned());
+    }
+}
+
+/// The read target: connections to it, and the health its checker keeps.
+#[derive(Clone)]
+pub struct Replica {
+    pool: Pool,
+    health: Arc<Health>,
+    catch_up: Duration,
+    wait: Duration,
+}
+
+/// A connection to the standby that has replayed the read's fence.
+pub type StandbyConn = PooledConnection<Manager>;
+
+impl Replica {
+    /// A pool of `size` connections to `url`, sharing `health`.
+    pub fn new(
+        url: &str,
+        size: u32,
+        wait: Duration,
+        health: Arc<Health>,
+        routing: Routing,
+    ) -> Self {
+        Self {
+            pool: db::pool(url, size, wait),
+            health,
+            catch_up: routing.catch_up,
+            wait,
+        }
+    }
+
+    pub fn pool(&self) -> &Pool {
+        &self.pool
+    }
+
+    pub fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// A standby connection for a read beginning now, or `None` when the
+    /// read should go to the primary (`primary` is asked for the fence).
+    pub fn connection_for_read(&self, primary: &Pool) -> Option<StandbyConn> {
+        if !self.health.usable() {
+            return None;
+        }
+        // No fence while the primary is known to be down (see the module).
+        let fence = if self.health.primary_answered.load(Ordering::Relaxed) {
+            db::with_conn(primary, self.wait / 4, |conn| {
+                Ok::<_, DbError>(flushed(conn)?)
+            })
+            .ok()
+        } else {
+            None
+        };
+        let mut conn = match self.pool.get_timeout(self.wait / 4) {
+            Ok(conn) => conn,
+            Err(e) => {
+                self.health.lost(&e.to_string());
+                return None;
+            }
+        };
+        match caught_up(&mut conn.pg, fence, self.catch_up) {
+            Ok(true) => Some(conn),
+            Ok(false) => {
+                self.health.behind.fetch_add(1, Ordering::Relaxed);
+                None
+            }
+            Err(e) => {
+                if matches!(e, DbError::Unavailable(_)) {
+                    conn.mark_broken();
+                    self.health.lost(&e.to_string());
+                }
+                None
+            }
+        }
+    }
+
+    /// Work on a standby connection failed: a lost connection is not
+    /// reused, and the standby is not used until the next check.
+    pub fn failed(&self, conn: &mut StandbyConn, error: &str) {
+        conn.mark_broken();
+        self.health.lost(error);
+    }
+}
+
+/// The primary's flushed WAL position, as a number.
+fn flushed(conn: &mut PgConnection) -> QueryResult<i64> {
+    diesel::select(sql::<BigInt>(
+        "(pg_current_wal_flush_lsn() - '0/0'::pg_lsn)::bigint",
+    ))
+    .get_result(conn)
+}
+
+/// Whether the server is a standby, and how far it has replayed.
+fn replayed(conn: &mut PgConnection) -> QueryResult<(bool, i64)> {
+    diesel::select((
+        sql::<Bool>("pg_is_in_recovery()"),
+        sql::<BigInt>("coalesce((pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint, 0)"),
+    ))
+    .get_result(conn)
+}
+
+/// Waits (at most `catch_up`) until the standby has replayed `fence`. Its
+/// check runs before the read's own statement, which therefore sees at
+/// least that much. A primary has nothing to replay.
+fn caught_up(
+    conn: &mut PgConnection,
+    fence: Option<i64>,
+    catch_up: Duration,
+) -> Result<bool, DbError> {
+    let Some(fence) = fence else {
+        return Ok(true);
+    };
+    let deadline = Instant::now() + catch_up;
+    loop {
+        let (in_recovery, at) = replayed(conn)?;
+        if !in_recovery || at >= fence {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Primary positions with the time the checker first saw each, oldest
+/// first (bounded: beyond it, the lag is at least the oldest's age).
+struct Positions {
+    seen: VecDeque<(Instant, i64)>,
+}
+
+const MAX_POSITIONS: usize = 512;
+
+impl Positions {
+    fn push(&mut self, at: Instant, position: i64) {
+        if self.seen.back().is_none_or(|(_, last)| position > *last) {
+            if self.seen.len() == MAX_POSITIONS {
+                self.seen.pop_front();
+            }
+            self.seen.push_back((at, position));
+        }
+    }
+
+    /// How long the standby has been behind: since the first position it
+    /// has not replayed.
+    fn lag(&self, replayed: i64, now: Instant) -> Duration {
+        self.seen
+            .iter()
+            .find(|(_, position)| *position > replayed)
+            .map_or(Duration::ZERO, |(at, _)| now.saturating_duration_since(*at))
+    }
+}
+
+/// Starts the checker thread; it stops when `health` is dropped.
+pub fn start_checker(primary_url: &str, read_url: &str, health: &Arc<Health>, routing: Routing) {
+    let wait = routing.check_every.max(Duration::from_millis(100)) * 4;
+    let primary = db::pool(primary_url, 1, wait);
+    let read = db::pool(read_url, 1, wait);
+    let health = Arc::downgrade(health);
+    let spawned = std::thread::Builder::new()
+        .name("pds-replica-check".into())
+        .spawn(move || check_loop(&primary, &read, &health, routing, wait));
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "could not start the replica checker: reads stay on the primary");
+    }
+}
+
+fn check_loop(
+    primary: &Pool,
+    read: &Pool,
+    health: &Weak<Health>,
+    routing: Routing,
+    wait: Duration,
+) {
+    let mut positions = Positions {
+        seen: VecDeque::new(),
+    };
+    let mut told_primary = false;
+    while let Some(health) = health.upgrade() {
+        let now = Instant::now();
+        let primary_at = db::with_conn(primary, wait, |c| Ok::<_, DbError>(flushed(c)?));
+        let read_at = db::with_conn(read, wait, |c| Ok::<_, DbError>(replayed(c)?));
+        if let Ok(position) = primary_at {
+            positions.push(now, position);
+        }
+        let (usable, lag) = match &read_at {
+            Ok((true, replayed)) => {
+                let lag = positions.lag(*replayed, now);
+                (lag <= routing.max_lag, lag)
+            }
+            Ok((false, _)) => (true, Duration::ZERO),
+            Err(_) => (false, Duration::ZERO),
+        };
+        let was_usable = health.usable.swap(usable, Ordering::Relaxed);
+        health.answered.store(read_at.is_ok(), Ordering::Relaxed);
+        health
+            .primary_answered
+            .store(primary_at.is_ok(), Ordering::Relaxed);
+        let lag_ms = lag.as_millis() as u64;
+        health.lag_ms.store(lag_ms, Ordering::Relaxed);
+        health.worst_lag_ms.fetch_max(lag_ms, Ordering::Relaxed);
+        if let Ok((in_recovery, _)) = read_at {
+            health.in_recovery.store(in_recovery, Ordering::Relaxed);
+            if !in_recovery && !told_primary {
+                tracing::warn!(
+                    "DATABASE_READ_URL reaches a primary, not a standby: reads are served there"
+                );
+            }
+            told_primary = !in_recovery;
+        }
+        {
+            let mut errors = health.errors.lock().unwrap_or_else(PoisonError::into_inner);
+            errors.read = read_at.as_ref().err().map(ToString::to_string);
+            errors.primary = primary_at.as_ref().err().map(ToString::to_string);
+        }
+        if was_usable != usable {
+            match &read_at {
+                _ if usable => tracing::info!("reads go to the read target again"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the read target does not answer: reads go to the primary")
+                }
+                Ok(_) => tracing::warn!(
+                    lag_ms,
+                    max_lag_ms = routing.max_lag.as_millis() as u64,
+                    "the read target lags too far behind: reads go to the primary"
+                ),
+            }
+        }
+        drop(health);
+        std::thread::sleep(routing.check_every);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lag_runs_from_the_first_position_the_standby_has_not_replayed() {
+        let start = Instant::now();
+        let mut positions = Positions {
+            seen: VecDeque::new(),
+        };
+        positions.push(start, 100);
+        positions.push(start + Duration::from_secs(1), 100);
+        positions.push(start + Duration::from_secs(2), 200);
+        positions.push(start + Duration::from_secs(3), 300);
+        let now = start + Duration::from_secs(5);
+        assert_eq!(positions.lag(300, now), Duration::ZERO);
+        assert_eq!(positions.lag(250, now), Duration::from_secs(2));
+        assert_eq!(positions.lag(150, now), Duration::from_secs(3));
+        assert_eq!(positions.lag(0, now), Duration::from_secs(5));
+        // Bounded: the oldest go first.
+        for i in 0..(MAX_POSITIONS as i64 * 2) {
+            positions.push(now, 1000 + i);
+        }
+        assert_eq!(positions.seen.len(), MAX_POSITIONS);
+    }
+}
