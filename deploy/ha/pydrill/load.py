@@ -21,6 +21,10 @@ PATCH_DEADLINE = 30.0
 # retries sooner to measure recovery to a quarter of a second).
 BACKOFF = 0.25
 RETRY = {502, 503, 504, "refused", "reset", "timeout", "error"}
+# Share of acknowledged PATCHes sent once more, a second or more later, as a
+# client that never saw the answer would: the service must answer with the
+# version it acknowledged, and apply nothing (also across a failover).
+RESEND_SHARE = 0.1
 
 
 def failure(e):
@@ -71,6 +75,7 @@ class Load:
         self.records = []  # (via, kind, t0, t1, status, retry_after)
         self.acks = []  # (via, request_id, nhs, version, marker, attempts, t1)
         self.unacked = []  # (via, request_id, nhs, marker, attempts, last status)
+        self.resends = []  # (via, request_id, version acknowledged, version or status now, t1)
         self.markers = itertools.count(1)
         self.threads = []
 
@@ -111,15 +116,17 @@ class Load:
                 time.sleep(BACKOFF)
 
     def patcher(self, addr, via, patients, pause=0.0):
-        cli = Client(addr)
+        cli, pending = Client(addr), []
         while not self.stop.is_set():
             for nhs in patients:
                 if self.stop.is_set():
                     break
-                self.read_and_patch(cli, via, nhs)
+                if pending and pending[0][0] < time.monotonic() - 1:
+                    self.resend(cli, via, *pending.pop(0)[1:])
+                self.read_and_patch(cli, via, nhs, pending)
                 time.sleep(pause)
 
-    def read_and_patch(self, cli, via, nhs):
+    def read_and_patch(self, cli, via, nhs, pending):
         """Read the patient, then give its first telecom a value no other
         PATCH of this drill uses, with If-Match of the version read."""
         status, hdrs, data = self.call(cli, via, "retrieve", "GET", f"/Patient/{nhs}")
@@ -133,13 +140,26 @@ class Load:
         value["value"] = marker
         body = json.dumps({"patches": [{"op": "replace", "path": "/telecom/0", "value": value}]}).encode()
         headers = self.headers(**{"If-Match": hdrs["etag"], "Content-Type": "application/json-patch+json"})
-        rid, start = headers["X-Request-ID"], time.monotonic()
+        rid = headers["X-Request-ID"]
+        status, h, attempts = self.send(cli, via, "patch", nhs, headers, body)
+        if status == 200:
+            self.acks.append((via, rid, nhs, version_of(h), marker, attempts, time.monotonic()))
+            if random.random() < RESEND_SHARE:
+                pending.append((time.monotonic(), nhs, headers, body, version_of(h)))
+        else:
+            self.unacked.append((via, rid, nhs, marker, attempts, status))
+
+    def resend(self, cli, via, nhs, headers, body, version):
+        status, h, _ = self.send(cli, via, "patch resent", nhs, headers, body)
+        now = version_of(h) if status == 200 else status
+        self.resends.append((via, headers["X-Request-ID"], version, now, time.monotonic()))
+
+    def send(self, cli, via, kind, nhs, headers, body):
+        """The PATCH, retried as it is until answered or PATCH_DEADLINE:
+        (status, headers, attempts)."""
+        start = time.monotonic()
         for attempt in itertools.count(1):
-            status, h, _ = self.call(cli, via, "patch", "PATCH", f"/Patient/{nhs}", headers, body)
-            if status == 200:
-                self.acks.append((via, rid, nhs, version_of(h), marker, attempt, time.monotonic()))
-                return
+            status, h, _ = self.call(cli, via, kind, "PATCH", f"/Patient/{nhs}", headers, body)
             if status not in RETRY or time.monotonic() - start > PATCH_DEADLINE:
-                self.unacked.append((via, rid, nhs, marker, attempt, status))
-                return
+                return status, h, attempt
             time.sleep(BACKOFF)

@@ -16,7 +16,7 @@ class Monitor:
         self.stop = threading.Event()
         self.leaders = []  # (t, leader name or None), on each change
         self.changes = []  # (t, member, role, state, timeline), on each change
-        self.patroni_lag = 0  # bytes, the largest Patroni reported for any member
+        self.patroni_lag = (0, None, None)  # the largest lag Patroni reported: bytes, member, t
         self.replay_lag_bytes = 0
         self.replay_lag_seconds = 0.0
         self.polls = {"cluster": 0, "sql": 0}
@@ -44,8 +44,9 @@ class Monitor:
                         self.changes.append((now, x["name"], *now_is))
                 if not self.leaders or self.leaders[-1][1] != lead:
                     self.leaders.append((now, lead))
-                lags = [x["lag"] for x in m if isinstance(x.get("lag"), int)]
-                self.patroni_lag = max([self.patroni_lag, *lags])
+                for x in m:
+                    if isinstance(x.get("lag"), int) and x["lag"] > self.patroni_lag[0]:
+                        self.patroni_lag = (x["lag"], x["name"], now)
             if now - last_sql >= 2:
                 last_sql = now
                 try:

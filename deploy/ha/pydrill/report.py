@@ -74,6 +74,13 @@ def figures(ev, load, mon, checks, notes):
         _, first = gap(probe, ev["instance_restart"], end)
         rows.append(("killed pds2: first write after its restart (s)",
                      f"{first:.2f}" if first is not None else "none", "answers", first is not None))
+    bare = sum(1 for r in load.records if r[4] == 503 and not r[5])
+    n503 = sum(1 for r in load.records if r[4] == 503)
+    rows.append(("503 answers without Retry-After (whole drill)", f"{bare} of {n503}", "0", bare == 0))
+    n500 = sum(1 for r in load.records if r[4] == 500)
+    rows.append(("500 answers (whole drill)", str(n500), "0", n500 == 0))
+    other = sum(1 for r in load.records if isinstance(r[4], int) and r[4] > 500 and r[4] != 503)
+    rows.append(("other 5xx answers (HAProxy's 502/504, whole drill)", str(other), "", None))
     rate = 100.0 * len(read_ok) / max(1, len(reads))
     rows.append(("reads succeeded, whole drill", f"{rate:.2f}% of {len(reads)}", ">= 99%", rate >= 99))
     if es and ee:
@@ -96,12 +103,21 @@ def figures(ev, load, mon, checks, notes):
     rows.append(("retried PATCHes (logical, more than one attempt)", str(checks["retried"]), "", None))
     rows.append(("PATCHes the service answered as a replay of a kept answer (audit update-replay)",
                  str(checks["replays"]), "", None))
+    wrong = [r for r in load.resends if r[3] != r[2]]
+    rows.append(("acknowledged PATCHes sent again (same X-Request-ID, >= 1 s later) / answered otherwise than"
+                 " with the acknowledged version", f"{len(load.resends)} / {len(wrong)}", "- / 0", not wrong))
+    if ev.get("primary_kill"):
+        acked_at = {a[1]: a[6] for a in load.acks}
+        across = [r for r in load.resends if acked_at[r[1]] < ev["primary_kill"] < r[4]]
+        rows.append(("... of them acknowledged before the primary kill and sent again after it", str(len(across)), "", None))
     rows.append(("retried PATCHes applied twice", str(len(checks["retried_twice"])), "0", not checks["retried_twice"]))
     rows.append(("PATCH values found in two versions (any)", str(len(checks["twice"])), "0", not checks["twice"]))
     rows.append(("versions made that no request id accounts for", str(checks["unexplained_versions"]), "0",
                  checks["unexplained_versions"] == 0))
     rows.append(("PATCHes never acknowledged (gave up after 30 s or refused)", str(len(load.unacked)), "", None))
-    rows.append(("largest replica lag, Patroni /cluster (bytes)", str(mon.patroni_lag), "", None))
+    lag, member, at = mon.patroni_lag
+    rows.append(("largest replica lag, Patroni /cluster (bytes)",
+                 f"{lag}" + (f" ({member}, at {since(ev, at)})" if member else ""), "", None))
     rows.append(("largest replay lag, pg_stat_replication (bytes / s)",
                  f"{mon.replay_lag_bytes} / {mon.replay_lag_seconds:.3f}", "", None))
     rows.append(("drill phases that timed out", str(len(notes)), "0", not notes))
