@@ -95,9 +95,11 @@ pub async fn vread(
                 value: vid.clone(),
             })?;
     let clearance = caller.grants.clearance;
-    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
+    let event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let (shown, event) = db
         .read(Lane::History, move |conn| {
+            // Fresh for each attempt: the read may be tried again on the primary.
+            let mut event = event.clone();
             let (shown, redacted, sensitive_override) =
                 shown_version(conn, nhs_number, version, clearance)?;
             event.nhs_numbers = vec![nhs_number.as_i64()];
@@ -151,9 +153,11 @@ pub async fn history(
         i64::from(i32::MAX),
     )? as i32;
     let clearance = caller.grants.clearance;
-    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
+    let event = audit::event_for(&req, &caller, AuditNote::recorded("history"), 200);
     let (versions, total, event) = db
         .read(Lane::History, move |conn| {
+            // Fresh for each attempt: the read may be tried again on the primary.
+            let mut event = event.clone();
             let record = record(conn, nhs_number)?;
             let now_version = record.now.version as i32;
             let mut out = Vec::new();

@@ -58,9 +58,11 @@ pub async fn related(
     // PDS returns no related people of a restricted patient (an empty
     // bundle), except to callers who see every record in full.
     let sees_restricted = caller.grants.clearance == Clearance::All;
-    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("related"), 200);
+    let event = audit::event_for(&req, &caller, AuditNote::recorded("related"), 200);
     let (found, event) = db
         .read(Lane::Related, move |conn| {
+            // Fresh for each attempt: the read may be tried again on the primary.
+            let mut event = event.clone();
             let patient = match patients::retrieve(conn, nhs_number)? {
                 Retrieved::Current(patient) => patient,
                 Retrieved::Invalidated => return Err(ApiError::Invalidated),

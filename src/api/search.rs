@@ -67,13 +67,15 @@ pub async fn search(
     let former_names = request.history && !request.fuzzy;
     // Restricted patients never surface through a location search (PDS).
     let by_location = request.postcode.is_some() || request.general_practitioner.is_some();
-    let mut event = audit::event_for(&req, &caller, AuditNote::recorded("search"), 200);
+    let event = audit::event_for(&req, &caller, AuditNote::recorded("search"), 200);
     // Scored on the blocking thread, under the connection's permit: the CPU
     // work of a fuzzy search stays bounded and off the HTTP workers, and
     // only matches are kept. The audit row is committed (after the
     // connection is given back) before the answer leaves.
     let (found, event) = db
         .read(Lane::Search, move |conn| {
+            // Fresh for each attempt: the read may be tried again on the primary.
+            let mut event = event.clone();
             let candidates = search::candidates(
                 conn,
                 &CandidateQuery {

@@ -170,7 +170,7 @@ impl Db {
     /// primary. Without a read target, the same as [`Db::run`].
     pub async fn read<T, E, F>(&self, lane: Lane, work: F) -> Result<T, E>
     where
-        F: FnOnce(&mut PgConnection) -> Result<T, E> + Send + 'static,
+        F: Fn(&mut PgConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: RunError + Send + 'static,
     {
@@ -238,6 +238,23 @@ impl std::ops::Deref for Writes {
 
 /// A pool of `size` connections, opened lazily.
 pub fn pool(url: &str, size: u32, wait: Duration) -> Pool {
+    builder(size, wait).build_unchecked(Manager {
+        url: url.to_owned(),
+    })
+}
+
+/// A pool that does not log its failures to connect: for a caller that
+/// reports them itself (the replica checker, which asks twice a second and
+/// logs when what it sees changes).
+pub fn quiet_pool(url: &str, size: u32, wait: Duration) -> Pool {
+    builder(size, wait)
+        .error_handler(Box::new(r2d2::NopErrorHandler))
+        .build_unchecked(Manager {
+            url: url.to_owned(),
+        })
+}
+
+fn builder(size: u32, wait: Duration) -> r2d2::Builder<Manager> {
     r2d2::Pool::builder()
         .max_size(size)
         .min_idle(Some(0))
@@ -245,9 +262,6 @@ pub fn pool(url: &str, size: u32, wait: Duration) -> Pool {
         // Checking each checkout would add a round trip per request;
         // broken connections are caught by `Conn::broken` instead.
         .test_on_check_out(false)
-        .build_unchecked(Manager {
-            url: url.to_owned(),
-        })
 }
 
 /// What the work given a pooled connection may fail with: an error a
@@ -268,24 +282,26 @@ impl RunError for DbError {
 }
 
 /// A read on the standby [`Replica::connection_for_read`] hands out, else on
-/// the primary; counted by lane and target.
+/// the primary; counted by lane and target. A read whose standby connection
+/// is lost under it (the standby stopped, or a load balancer cut its
+/// sessions as it was promoted) is tried again on the primary.
 fn read_routed<T, E: RunError>(
     primary: &Pool,
     wait: Duration,
     replica: &Replica,
     lane: Lane,
-    work: impl FnOnce(&mut PgConnection) -> Result<T, E>,
+    work: impl Fn(&mut PgConnection) -> Result<T, E>,
 ) -> Result<T, E> {
-    let Some(mut conn) = replica.connection_for_read(primary) else {
-        replica.health().count(lane, Target::Primary);
-        return with_conn(primary, wait, work);
-    };
-    replica.health().count(lane, Target::Standby);
-    let result = work(&mut conn.pg);
-    if result.as_ref().is_err_and(E::connection_lost) {
+    if let Some(mut conn) = replica.connection_for_read(primary) {
+        let result = work(&mut conn.pg);
+        if !result.as_ref().is_err_and(E::connection_lost) {
+            replica.health().count(lane, Target::Standby);
+            return result;
+        }
         replica.failed(&mut conn, "the read target's connection was lost");
     }
-    result
+    replica.health().count(lane, Target::Primary);
+    with_conn(primary, wait, work)
 }
 
 /// Runs `work` on this (blocking) thread with a pooled connection; a

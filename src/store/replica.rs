@@ -339,8 +339,8 @@ impl Positions {
 /// Starts the checker thread; it stops when `health` is dropped.
 pub fn start_checker(primary_url: &str, read_url: &str, health: &Arc<Health>, routing: Routing) {
     let wait = routing.check_every.max(Duration::from_millis(100)) * 4;
-    let primary = db::pool(primary_url, 1, wait);
-    let read = db::pool(read_url, 1, wait);
+    let primary = db::quiet_pool(primary_url, 1, wait);
+    let read = db::quiet_pool(read_url, 1, wait);
     let health = Arc::downgrade(health);
     let spawned = std::thread::Builder::new()
         .name("pds-replica-check".into())

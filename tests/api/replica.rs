@@ -296,6 +296,48 @@ async fn a_standby_far_behind_sends_reads_to_the_primary() {
 }
 
 #[tokio::test]
+async fn a_standby_that_stops_answering_sends_reads_to_the_primary() {
+    let pair = Pair::start("stopped", 5460);
+    let app = pair.app(|_| {});
+    status_until(&app, "the read target checked", |_, body| {
+        read_check(body)["status"] == "pass"
+    })
+    .await;
+    assert_eq!(retrieve(&app).await.0, 200);
+    assert_eq!(metric(&app, &reads("retrieve", "standby")).await, 1.0);
+    pair.standby.stop().expect("stopping the standby");
+    // Whether or not the checker has noticed yet: 200, from the primary.
+    for _ in 0..3 {
+        assert_eq!(retrieve(&app).await.0, 200);
+        assert_eq!(app.get(SEARCH).await.status(), 200);
+    }
+    assert_eq!(metric(&app, &reads("retrieve", "primary")).await, 3.0);
+    assert_eq!(metric(&app, &reads("search", "primary")).await, 3.0);
+    let body = status_until(&app, "the standby reported down", |_, body| {
+        read_check(body)["status"] == "fail"
+    })
+    .await;
+    assert_eq!(body["status"], "pass", "{body}");
+    assert_eq!(metric(&app, "pds_replica_usable").await, 0.0);
+    // It comes back: reads go to it again, without a restart.
+    pair.standby.start().expect("restarting the standby");
+    status_until(&app, "the standby back", |_, body| {
+        read_check(body)["status"] == "pass"
+    })
+    .await;
+    // (The first reads may still find its pool reconnecting.)
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while metric(&app, &reads("retrieve", "standby")).await < 2.0 {
+        assert_eq!(retrieve(&app).await.0, 200);
+        assert!(
+            Instant::now() < deadline,
+            "reads did not return to the standby"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
 async fn a_read_url_that_reaches_a_primary_serves_reads_there() {
     let pair = Pair::start("primary-read", 5456);
     let mut settings = settings();
