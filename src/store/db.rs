@@ -352,6 +352,22 @@ mod tests {
     }
 
     #[test]
+    fn a_write_refused_as_read_only_is_unavailable_and_retires_the_connection() {
+        // What a demoted primary (or one still being promoted) answers.
+        let wait = Duration::from_secs(10);
+        let pool = pool(&server_url(), 1, wait);
+        let refused = with_conn(&pool, wait, |conn| {
+            conn.batch_execute("SET default_transaction_read_only = on")?;
+            Ok::<_, DbError>(conn.batch_execute("CREATE TABLE pds_read_only_probe (n int)")?)
+        });
+        assert!(
+            matches!(&refused, Err(DbError::Unavailable(_))),
+            "{refused:?}"
+        );
+        assert_eq!(pool.state().connections, 0);
+    }
+
+    #[test]
     fn a_connection_lost_under_the_works_own_error_is_not_handed_out_again() {
         let wait = Duration::from_secs(10);
         let pool = pool(&server_url(), 1, wait);
