@@ -45,7 +45,6 @@ postgresql:
     replication:
       username: replicator
   parameters:
-    cluster_name: pds-ha-node$n
     unix_socket_directories: $dir
     logging_collector: "on"
     log_directory: log

@@ -43,6 +43,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--command", default="deploy/ha/drill")
+    ap.add_argument("--label", default="")
     args = ap.parse_args()
     plan = PLANS["short" if args.short else "full"]
     token = cluster.pds("token", "clinician").strip()

@@ -144,7 +144,7 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     commit = subprocess.run(["git", "-C", cluster.ENV["REPO"], "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     md = [f"# HA failover drill{' (short)' if args.short else ''}, {datetime.date.today()}", "",
-          f"Command: `{args.command}` (commit {commit}). Result: **{'all targets met' if ok else 'TARGETS MISSED'}**.", "",
+          f"Command: `{args.command}` (commit {commit}; service binary `{cluster.PDS}`). Result: **{'all targets met' if ok else 'TARGETS MISSED'}**.", "",
           f"Machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} / {load_before[1]:.2f} "
           f"/ {load_before[2]:.2f} (1/5/15 min) at the start, {os.getloadavg()[0]:.2f} at the end.", "",
           "| measure | value | target | met |", "|---|---|---|---|"]
@@ -166,7 +166,8 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     text = "\n".join(md) + "\n"
-    path = f"{cluster.ENV['REPO']}/bench/results/{datetime.date.today()}-ha-drill{'-short' if args.short else ''}.md"
+    name = "-".join(x for x in ("ha-drill", "short" if args.short else "", args.label) if x)
+    path = f"{cluster.ENV['REPO']}/bench/results/{datetime.date.today()}-{name}.md"
     with open(path, "w") as f:
         f.write(text)
     print(text)
