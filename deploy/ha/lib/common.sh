@@ -112,3 +112,5 @@ as_pg() {
 
 psql_primary() { psql "$PRIMARY_URL" -XAtq "$@"; }
 rest() { curl -sf --max-time 2 "http://127.0.0.1:$(rest_port "$1")/$2"; }
+# Patroni's /cluster from the first node that answers.
+cluster_json() { local n; for n in $NODES; do rest "$n" cluster && return 0; done; return 1; }

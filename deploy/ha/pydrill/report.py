@@ -70,9 +70,10 @@ def figures(ev, load, mon, checks, notes):
         rows.append((f"pds{i}: first write it answered after the primary kill (s)",
                      f"{first:.2f}" if first is not None else "none", "answers, no restart", first is not None))
     if ev.get("instance_restart"):
-        probe = [a[6] for a in load.acks if a[0] == f"pds{2}"]
+        killed = f"pds{cluster.KILLED_INSTANCE}"
+        probe = [a[6] for a in load.acks if a[0] == killed]
         _, first = gap(probe, ev["instance_restart"], end)
-        rows.append(("killed pds2: first write after its restart (s)",
+        rows.append((f"killed {killed}: first write after its restart (s)",
                      f"{first:.2f}" if first is not None else "none", "answers", first is not None))
     bare = sum(1 for r in load.records if r[4] == 503 and not r[5])
     n503 = sum(1 for r in load.records if r[4] == 503)
@@ -135,7 +136,8 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     ok = all(r[3] is not False for r in rows)
     timeline = [("load started", ev["start"]), (f"primary ({old}) postmaster killed", ev.get("primary_kill")),
                 *((f"leader now {n}", t) for t, n in mon.leaders if t > ev["start"]),
-                ("pds2 killed", ev.get("instance_kill")), ("pds2 restarted", ev.get("instance_restart")),
+                (f"pds{cluster.KILLED_INSTANCE} killed", ev.get("instance_kill")),
+                (f"pds{cluster.KILLED_INSTANCE} restarted", ev.get("instance_restart")),
                 (f"{old} back as a replica", ev.get("rejoined")), ("etcd stopped", ev.get("etcd_stop")),
                 ("etcd started", ev.get("etcd_start")), ("cluster healthy", ev.get("healthy")),
                 ("load stopped", ev["stop"])]
