@@ -90,10 +90,6 @@ stop_pid() {
     if [ "$SECONDS" -ge "$deadline" ]; then kill -KILL "$pid" 2>/dev/null || true; fi
     sleep 0.1
   done
-  # Gone, perhaps a zombie until its parent (init, for a daemon whose
-  # starter has exited) reaps it: give that 5 s, so ps shows nothing after.
-  deadline=$((SECONDS + 5))
-  while [ -e "/proc/$pid" ] && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.1; done
 }
 
 # stop NAME [SECONDS]: stop the daemon of that pid file.
