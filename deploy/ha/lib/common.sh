@@ -46,11 +46,28 @@ ours() {
 pid_of() { cat "$RUN/$1.pid" 2>/dev/null || true; }
 running() { ours "$(pid_of "$1")"; }
 
+# One deploy/ha command at a time on a cluster: up, down, drill, bench and
+# ctl take this lock (ctl and the others not when one of them runs them), so
+# two checkouts running the drill at once take turns instead of both
+# driving, killing and counting on one cluster. The lock is outside $HA_DIR,
+# which --purge removes; daemons do not inherit it (spawn closes it).
+lock() {
+  [ "${HA_LOCKED:-}" = "$HA_DIR" ] && return 0
+  local file wait=${HA_LOCK_WAIT:-900}
+  file=/tmp/pds-ha-$(printf '%s' "$HA_DIR" | md5sum | cut -c1-12).lock
+  exec 9>> "$file"
+  if ! flock -n 9; then
+    say "another deploy/ha command is using $HA_DIR: waiting for it (at most $wait s)" >&2
+    flock -w "$wait" 9 || die "$HA_DIR still in use after $wait s ($file)"
+  fi
+  export HA_LOCKED=$HA_DIR
+}
+
 # spawn NAME COMMAND...: start COMMAND in the background, detached.
 spawn() {
   local name=$1; shift
   mkdir -p "$RUN" "$LOGS"
-  setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null &
+  setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
   echo $! > "$RUN/$name.pid"
 }
 
@@ -91,3 +108,5 @@ as_pg() {
 
 psql_primary() { psql "$PRIMARY_URL" -XAtq "$@"; }
 rest() { curl -sf --max-time 2 "http://127.0.0.1:$(rest_port "$1")/$2"; }
+# Patroni's /cluster from the first node that answers.
+cluster_json() { local n; for n in $NODES; do rest "$n" cluster && return 0; done; return 1; }

@@ -45,7 +45,6 @@ postgresql:
     replication:
       username: replicator
   parameters:
-    cluster_name: pds-ha-node$n
     unix_socket_directories: $dir
     logging_collector: "on"
     log_directory: log
@@ -104,6 +103,12 @@ listen pg_$role
   option httpchk
   http-check send meth GET uri /$role
   http-check expect status 200
+CFG
+      # Patroni answers /primary with 200 once it holds the leader lock, a
+      # moment before its PostgreSQL has left recovery; the body's role is
+      # PostgreSQL's own, so wait for that too.
+      [ "$role" = replica ] || echo "  http-check expect string '\"role\": \"master\"'"
+      cat <<CFG
   default-server inter 1s fastinter 500ms downinter 1s fall 2 rise 1 on-marked-down shutdown-sessions
 CFG
       for n in $NODES; do

@@ -20,7 +20,6 @@ PLANS = {
     "full": {"warmup": 30, "to_instance_kill": 20, "settle": 20, "etcd_down": 15, "tail": 60},
 }
 READERS, SEARCHERS, PATCHERS, PER_PATCHER = 3, 1, 3, 6
-KILLED_INSTANCE = 2
 
 
 def pick_patients(load, count):
@@ -43,6 +42,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--short", action="store_true")
     ap.add_argument("--command", default="deploy/ha/drill")
+    ap.add_argument("--label", default="")
     args = ap.parse_args()
     plan = PLANS["short" if args.short else "full"]
     token = cluster.pds("token", "clinician").strip()
@@ -55,9 +55,9 @@ def main():
     started_at = datetime.datetime.now(datetime.timezone.utc).isoformat()
     mon = Monitor()
     mon.thread.start()
-    for k in range(READERS):
+    for _ in range(READERS):
         load.start(load.reader, cluster.SERVICE, "haproxy")
-    for k in range(SEARCHERS):
+    for _ in range(SEARCHERS):
         load.start(load.searcher, cluster.SERVICE, "haproxy")
     for k in range(PATCHERS):
         load.start(load.patcher, cluster.SERVICE, "haproxy", patched[k * PER_PATCHER:(k + 1) * PER_PATCHER])
@@ -85,14 +85,14 @@ def main():
             phase(f"a write through {via} after the primary kill", acked_since(ev["primary_kill"], via), 60)
         time.sleep(max(0.0, ev["primary_kill"] + plan["to_instance_kill"] - time.monotonic()))
         ev["instance_kill"] = time.monotonic()
-        pid = cluster.kill_instance(KILLED_INSTANCE)
-        print(f"killed service instance pds{KILLED_INSTANCE}, pid {pid}", flush=True)
+        pid = cluster.kill_instance(cluster.KILLED_INSTANCE)
+        print(f"killed service instance pds{cluster.KILLED_INSTANCE}, pid {pid}", flush=True)
         phase("a write after the instance kill", acked_since(ev["instance_kill"]), 30)
         time.sleep(plan["settle"])
         ev["instance_restart"] = time.monotonic()
-        cluster.ctl("start", "pds", str(KILLED_INSTANCE))
-        phase(f"pds{KILLED_INSTANCE} writing after its restart",
-              acked_since(ev["instance_restart"], f"pds{KILLED_INSTANCE}"), 60)
+        cluster.ctl("start", "pds", str(cluster.KILLED_INSTANCE))
+        phase(f"pds{cluster.KILLED_INSTANCE} writing after its restart",
+              acked_since(ev["instance_restart"], f"pds{cluster.KILLED_INSTANCE}"), 60)
         phase(f"{old} back as a replica", lambda: mon.back_as_replica(old, ev["primary_kill"]) and cluster.healthy(), 120)
         ev["etcd_stop"] = time.monotonic()
         cluster.ctl("stop", "etcd")
@@ -114,12 +114,11 @@ def main():
         mon.thread.join(10)
         if stuck:
             notes.append(f"{len(stuck)} load threads did not finish")
-        for name, start in (("etcd", lambda: cluster.ctl("start", "etcd")),
-                            (f"pds{KILLED_INSTANCE}", lambda: cluster.ctl("start", "pds", str(KILLED_INSTANCE)))):
+        for part in (["etcd"], ["pds", str(cluster.KILLED_INSTANCE)]):
             try:
-                start()
+                cluster.ctl("start", *part)
             except Exception as e:  # noqa: BLE001 - report it, keep going
-                notes.append(f"could not start {name} again: {e}")
+                notes.append(f"could not start {' '.join(part)} again: {e}")
     ev["rejoined"] = mon.back_as_replica(old, ev["primary_kill"]) if old else None
     checks = verify(load, initial, started_at)
     ok = report.write(args, plan, ev, load, mon, checks, notes, load_before, old, marks)

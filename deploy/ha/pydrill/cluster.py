@@ -13,6 +13,7 @@ HERE = ENV["HA_HERE"]
 PDS = ENV["PDS"]
 NODES = ("node1", "node2", "node3")
 INSTANCES = (1, 2)
+KILLED_INSTANCE = 2  # the one the drill SIGKILLs
 
 
 def port(name, offset=0):

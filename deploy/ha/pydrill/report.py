@@ -70,9 +70,10 @@ def figures(ev, load, mon, checks, notes):
         rows.append((f"pds{i}: first write it answered after the primary kill (s)",
                      f"{first:.2f}" if first is not None else "none", "answers, no restart", first is not None))
     if ev.get("instance_restart"):
-        probe = [a[6] for a in load.acks if a[0] == f"pds{2}"]
+        killed = f"pds{cluster.KILLED_INSTANCE}"
+        probe = [a[6] for a in load.acks if a[0] == killed]
         _, first = gap(probe, ev["instance_restart"], end)
-        rows.append(("killed pds2: first write after its restart (s)",
+        rows.append((f"killed {killed}: first write after its restart (s)",
                      f"{first:.2f}" if first is not None else "none", "answers", first is not None))
     bare = sum(1 for r in load.records if r[4] == 503 and not r[5])
     n503 = sum(1 for r in load.records if r[4] == 503)
@@ -135,7 +136,8 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     ok = all(r[3] is not False for r in rows)
     timeline = [("load started", ev["start"]), (f"primary ({old}) postmaster killed", ev.get("primary_kill")),
                 *((f"leader now {n}", t) for t, n in mon.leaders if t > ev["start"]),
-                ("pds2 killed", ev.get("instance_kill")), ("pds2 restarted", ev.get("instance_restart")),
+                (f"pds{cluster.KILLED_INSTANCE} killed", ev.get("instance_kill")),
+                (f"pds{cluster.KILLED_INSTANCE} restarted", ev.get("instance_restart")),
                 (f"{old} back as a replica", ev.get("rejoined")), ("etcd stopped", ev.get("etcd_stop")),
                 ("etcd started", ev.get("etcd_start")), ("cluster healthy", ev.get("healthy")),
                 ("load stopped", ev["stop"])]
@@ -144,7 +146,7 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     commit = subprocess.run(["git", "-C", cluster.ENV["REPO"], "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
     md = [f"# HA failover drill{' (short)' if args.short else ''}, {datetime.date.today()}", "",
-          f"Command: `{args.command}` (commit {commit}). Result: **{'all targets met' if ok else 'TARGETS MISSED'}**.", "",
+          f"Command: `{args.command}` (commit {commit}; service binary `{cluster.PDS}`). Result: **{'all targets met' if ok else 'TARGETS MISSED'}**.", "",
           f"Machine: {os.cpu_count()} cores, load average {load_before[0]:.2f} / {load_before[1]:.2f} "
           f"/ {load_before[2]:.2f} (1/5/15 min) at the start, {os.getloadavg()[0]:.2f} at the end.", "",
           "| measure | value | target | met |", "|---|---|---|---|"]
@@ -166,7 +168,8 @@ def write(args, plan, ev, load, mon, checks, notes, load_before, old, marks):
     if notes:
         md += ["", "## Notes", ""] + [f"- {n}" for n in notes]
     text = "\n".join(md) + "\n"
-    path = f"{cluster.ENV['REPO']}/bench/results/{datetime.date.today()}-ha-drill{'-short' if args.short else ''}.md"
+    name = "-".join(x for x in ("ha-drill", "short" if args.short else "", args.label) if x)
+    path = f"{cluster.ENV['REPO']}/bench/results/{datetime.date.today()}-{name}.md"
     with open(path, "w") as f:
         f.write(text)
     print(text)
