@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use anyhow::Context;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, RunQueryDsl};
 use pds_local_pg::LocalCluster;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -35,6 +35,10 @@ use std::sync::Arc;
 /// Name of the database the server creates in its own cluster.
 const LOCAL_DATABASE: &str = "pds";
 
+/// The advisory lock key that start-up migrations and seeding hold
+/// (`pds-prep` in ASCII).
+const PREPARE_LOCK: i64 = 0x7064_732d_7072_6570;
+
 /// Finds or provisions the database, applies migrations and seeds an empty
 /// store. Returns the connection URL.
 pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
@@ -56,6 +60,13 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
         }
     };
     let mut conn = connect_at_start(&url, "DATABASE_URL", settings.db_wait_at_start)?;
+    // Instances started together against an empty store take turns: the
+    // first migrates and seeds, the others find it done. A session lock,
+    // so a process that dies holding it releases it.
+    diesel::sql_query("SELECT pg_advisory_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(PREPARE_LOCK)
+        .execute(&mut conn)
+        .context("waiting for the lock on migrations")?;
     let applied = migrate::run(&mut conn)?;
     tracing::info!(?applied, "migrations up to date");
     if let Some(report) = seed::ensure_seeded(&mut conn, settings.seed_count, settings.seed)? {
@@ -65,6 +76,7 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
             "seeded an empty store with the sandbox patients and a synthetic population"
         );
     }
+    drop(conn);
     if let Some(read_url) = &settings.database_read_url {
         check_read_target(read_url)?;
     }

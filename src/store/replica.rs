@@ -29,7 +29,7 @@ use diesel::r2d2::PooledConnection;
 use diesel::sql_types::{BigInt, Bool};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use super::db::{self, DbError, Manager, Pool};
@@ -106,6 +106,11 @@ pub struct Health {
     /// Reads sent to the primary because the standby had not replayed the
     /// fence in time.
     behind: AtomicU64,
+    /// Reads that found the standby short of their fence at first and
+    /// waited for it (whether or not it caught up in time).
+    waited: AtomicU64,
+    /// The fence queries of this instance's reads.
+    fences: Fences,
     errors: Mutex<Errors>,
 }
 
@@ -159,6 +164,10 @@ impl Health {
 
     pub fn behind(&self) -> u64 {
         self.behind.load(Ordering::Relaxed)
+    }
+
+    pub fn waited(&self) -> u64 {
+        self.waited.load(Ordering::Relaxed)
     }
 
     pub fn count(&self, lane: Lane, target: Target) {
@@ -227,12 +236,16 @@ impl Replica {
         if !self.health.usable() {
             return None;
         }
-        // No fence while the primary is known to be down (see the module).
+        // No fence while the primary is known to be down (see the module);
+        // a primary that should answer but does not serves the read itself.
         let fence = if self.health.primary_answered.load(Ordering::Relaxed) {
-            db::with_conn(primary, self.wait / 4, |conn| {
-                Ok::<_, DbError>(flushed(conn)?)
-            })
-            .ok()
+            let asked = self.health.fences.fence(self.wait / 4, || {
+                db::with_conn(primary, self.wait / 4, |conn| {
+                    Ok::<_, DbError>(flushed(conn)?)
+                })
+                .ok()
+            });
+            Some(asked?)
         } else {
             None
         };
@@ -243,7 +256,7 @@ impl Replica {
                 return None;
             }
         };
-        match caught_up(&mut conn.pg, fence, self.catch_up) {
+        match caught_up(&mut conn.pg, fence, self.catch_up, &self.health.waited) {
             Ok(true) => Some(conn),
             Ok(false) => {
                 self.health.behind.fetch_add(1, Ordering::Relaxed);
@@ -267,6 +280,62 @@ impl Replica {
     }
 }
 
+/// The primary's flushed position for reads, one query for many: a read
+/// needs the answer of a query sent after it began, so reads arriving
+/// while one is in flight share the next (as a group commit shares a
+/// flush). Under load the primary sees one fence query per round trip per
+/// instance, not one per read.
+#[derive(Default)]
+struct Fences {
+    rounds: Mutex<Rounds>,
+    done: Condvar,
+}
+
+#[derive(Default)]
+struct Rounds {
+    started: u64,
+    finished: u64,
+    /// The answer of the last round to finish (None: it failed).
+    answer: Option<i64>,
+}
+
+impl Fences {
+    /// A fence for a read beginning now: `ask` (the query) runs in the
+    /// round that serves it, led by one of the reads waiting. None if that
+    /// round failed, or did not finish within `wait`.
+    fn fence(&self, wait: Duration, ask: impl FnOnce() -> Option<i64>) -> Option<i64> {
+        let deadline = Instant::now() + wait;
+        let mut rounds = self.rounds.lock().unwrap_or_else(PoisonError::into_inner);
+        // A round in flight was sent before now: the next one serves us.
+        let needed = rounds.started + 1;
+        loop {
+            if rounds.finished >= needed {
+                // That round, or a later one (sent later still).
+                return rounds.answer;
+            }
+            if rounds.started == rounds.finished {
+                rounds.started = needed;
+                drop(rounds);
+                let answer = ask();
+                let mut rounds = self.rounds.lock().unwrap_or_else(PoisonError::into_inner);
+                rounds.finished = needed;
+                rounds.answer = answer;
+                self.done.notify_all();
+                return answer;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            rounds = self
+                .done
+                .wait_timeout(rounds, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+    }
+}
+
 /// The primary's flushed WAL position, as a number.
 fn flushed(conn: &mut PgConnection) -> QueryResult<i64> {
     diesel::select(sql::<BigInt>(
@@ -284,6 +353,8 @@ fn replayed(conn: &mut PgConnection) -> QueryResult<(bool, i64)> {
     .get_result(conn)
 }
 
+const FIRST_PAUSE: Duration = Duration::from_micros(50);
+
 /// Waits (at most `catch_up`) until the standby has replayed `fence`. Its
 /// check runs before the read's own statement, which therefore sees at
 /// least that much. A primary has nothing to replay.
@@ -291,11 +362,15 @@ fn caught_up(
     conn: &mut PgConnection,
     fence: Option<i64>,
     catch_up: Duration,
+    waited: &AtomicU64,
 ) -> Result<bool, DbError> {
     let Some(fence) = fence else {
         return Ok(true);
     };
     let deadline = Instant::now() + catch_up;
+    // A standby is usually microseconds behind: look again soon, then less
+    // often (each look is a round trip).
+    let mut pause = FIRST_PAUSE;
     loop {
         let (in_recovery, at) = replayed(conn)?;
         if !in_recovery || at >= fence {
@@ -304,7 +379,11 @@ fn caught_up(
         if Instant::now() >= deadline {
             return Ok(false);
         }
-        std::thread::sleep(Duration::from_millis(1));
+        if pause == FIRST_PAUSE {
+            waited.fetch_add(1, Ordering::Relaxed);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(2));
     }
 }
 
@@ -419,6 +498,57 @@ fn check_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_share_a_fence_query_sent_after_they_began() {
+        let fences = Arc::new(Fences::default());
+        let asked = Arc::new(AtomicU64::new(0));
+        let (entered, release) = (
+            Arc::new(std::sync::Barrier::new(2)),
+            Arc::new(Mutex::new(())),
+        );
+        // A round in flight, held open.
+        let hold = release.lock().unwrap();
+        let leader = {
+            let (fences, asked, entered, release) = (
+                fences.clone(),
+                asked.clone(),
+                entered.clone(),
+                release.clone(),
+            );
+            std::thread::spawn(move || {
+                fences.fence(Duration::from_secs(10), || {
+                    entered.wait();
+                    let _released = release.lock();
+                    Some(asked.fetch_add(1, Ordering::SeqCst) as i64 + 100)
+                })
+            })
+        };
+        entered.wait();
+        // Reads beginning now must not take the answer of the round in
+        // flight (sent before them): they share the next one.
+        let followers: Vec<_> = (0..8)
+            .map(|_| {
+                let (fences, asked) = (fences.clone(), asked.clone());
+                std::thread::spawn(move || {
+                    fences.fence(Duration::from_secs(10), || {
+                        Some(asked.fetch_add(1, Ordering::SeqCst) as i64 + 100)
+                    })
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(50));
+        drop(hold);
+        assert_eq!(leader.join().unwrap(), Some(100));
+        for follower in followers {
+            assert_eq!(follower.join().unwrap(), Some(101));
+        }
+        assert_eq!(asked.load(Ordering::SeqCst), 2, "one query for the eight");
+        // A round that does not finish in time gives no fence.
+        let stuck = Arc::new(Fences::default());
+        stuck.rounds.lock().unwrap().started = 1;
+        assert_eq!(stuck.fence(Duration::from_millis(20), || Some(1)), None);
+    }
 
     #[test]
     fn lag_runs_from_the_first_position_the_standby_has_not_replayed() {

@@ -102,3 +102,43 @@ fn with_db_wait_at_start_an_unreachable_primary_is_waited_for() {
     assert!(status.is_none(), "pds exited: {status:?} {printed}");
     assert!(printed.contains("does not answer yet"), "{printed}");
 }
+
+#[tokio::test]
+async fn instances_starting_together_on_an_empty_store_take_turns_to_migrate_it() {
+    let database = pds_test_db::TestDatabase::empty("pds_race");
+    let client = reqwest::Client::new();
+    let mut started = Vec::new();
+    for _ in 0..3 {
+        let port = free_port();
+        let child = server_command(database.url(), port)
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("running pds");
+        started.push((port, child));
+    }
+    for (port, child) in &mut started {
+        let base = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while client.get(format!("{base}/_ping")).send().await.is_err() {
+            if let Some(status) = child.try_wait().expect("waiting for pds") {
+                panic!("an instance exited at start-up: {status}");
+            }
+            assert!(Instant::now() < deadline, "an instance did not start");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+    for (_, child) in &mut started {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    // Seeded once: the sandbox patients, not three copies of them (the
+    // primary key would refuse a second anyway; the count says so plainly).
+    let mut conn = database.connect();
+    use diesel::prelude::*;
+    let patients: i64 = diesel::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+        "(SELECT count(*) FROM patients)",
+    ))
+    .get_result(&mut conn)
+    .unwrap();
+    assert!(patients > 0 && patients < 100, "{patients}");
+}

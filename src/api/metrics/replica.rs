@@ -11,6 +11,7 @@ pub struct ReplicaMetrics {
     usable: IntGauge,
     reads: IntCounterVec,
     behind: IntCounter,
+    waited: IntCounter,
     held: IntCounter,
 }
 
@@ -47,6 +48,12 @@ impl ReplicaMetrics {
                  REPLICA_CATCH_UP_MS, what the primary had flushed when the read began",
             )
             .expect("metric definition"),
+            waited: IntCounter::new(
+                "pds_db_reads_waited_total",
+                "Reads that found the standby short of what the primary had flushed when \
+                 they began, and waited for it to replay that far",
+            )
+            .expect("metric definition"),
             held: IntCounter::new(
                 "pds_audit_held_total",
                 "Answers sent with their audit rows held in memory while the primary could not be written",
@@ -59,6 +66,7 @@ impl ReplicaMetrics {
             Box::new(this.usable.clone()),
             Box::new(this.reads.clone()),
             Box::new(this.behind.clone()),
+            Box::new(this.waited.clone()),
             Box::new(this.held.clone()),
         ] {
             registry.register(collector).expect("unique metric names");
@@ -77,6 +85,7 @@ impl ReplicaMetrics {
         self.worst_lag.set(health.worst_lag().as_secs_f64());
         self.usable.set(i64::from(health.usable()));
         raise(&self.behind, health.behind());
+        raise(&self.waited, health.waited());
         for lane in Lane::ALL {
             for target in Target::ALL {
                 let counter = self
