@@ -337,6 +337,34 @@ async fn a_standby_that_stops_answering_sends_reads_to_the_primary() {
     }
 }
 
+/// A libpq multi-host URL naming both servers, the standby first.
+fn both(pair: &Pair, attrs: &str) -> String {
+    format!(
+        "postgres://postgres@/postgres?host={},{}&port={},{}&target_session_attrs={attrs}",
+        pair.standby.socket_dir().display(),
+        pair.primary.socket_dir().display(),
+        pair.standby.port(),
+        pair.primary.port(),
+    )
+}
+
+#[tokio::test]
+async fn multi_host_urls_find_the_primary_for_writes_and_the_standby_for_reads() {
+    let pair = Pair::start("multi-host", 5462);
+    let mut settings = settings();
+    settings.database_read_url = Some(both(&pair, "prefer-standby"));
+    let app = TestApp::spawn_on(&both(&pair, "read-write"), settings);
+    let body = status_until(&app, "the read target checked", |code, body| {
+        code == 200 && read_check(body)["status"] == "pass"
+    })
+    .await;
+    assert_eq!(read_check(&body)["role"], "standby", "{body}");
+    assert_eq!(patch_gender(&app, 2, "male").await.0, 200);
+    let (code, etag, _) = retrieve(&app).await;
+    assert_eq!((code, etag.as_deref()), (200, Some("W/\"3\"")));
+    assert_eq!(metric(&app, &reads("retrieve", "standby")).await, 1.0);
+}
+
 #[tokio::test]
 async fn a_read_url_that_reaches_a_primary_serves_reads_there() {
     let pair = Pair::start("primary-read", 5456);
