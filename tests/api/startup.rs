@@ -142,3 +142,17 @@ async fn instances_starting_together_on_an_empty_store_take_turns_to_migrate_it(
     .unwrap();
     assert!(patients > 0 && patients < 100, "{patients}");
 }
+
+#[test]
+fn a_read_url_without_a_primary_url_stops_the_start() {
+    let mut command = server_command("unused", free_port());
+    command
+        .env_remove("DATABASE_URL")
+        .env("DATABASE_READ_URL", nowhere());
+    let (status, printed) = run_for(command, Duration::from_secs(30));
+    assert!(!status.expect("pds kept running").success());
+    assert!(
+        printed.contains("DATABASE_READ_URL needs DATABASE_URL"),
+        "{printed}"
+    );
+}
