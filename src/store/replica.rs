@@ -17,9 +17,13 @@
 //!   the primary. This costs one small query on the primary per read (per
 //!   batch of retrieves) and holds for any standby, synchronous or not,
 //!   behind any load balancer.
-//! * While the primary cannot be asked (it is failing over), reads are
-//!   served by a healthy standby as it is: no new write can be acknowledged
-//!   meanwhile, and the standby Patroni promotes is the synchronous one.
+//! * While the primary cannot be asked (it is failing over), the fence is
+//!   the highest position this instance saw it at, so a standby that has
+//!   not replayed the writes acknowledged before then does not serve reads
+//!   (they get 503 until a primary answers). A write the old primary
+//!   acknowledged after that, in the moments before it died, is covered
+//!   only once the new primary answers the fence query, which reads try
+//!   again at once (briefly) rather than wait for the checker.
 //! * A read target that turns out to be a primary is used as one (logged
 //!   once).
 
@@ -28,11 +32,11 @@ use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 use diesel::sql_types::{BigInt, Bool};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
-use super::db::{self, DbError, Manager, Pool};
+use super::db::{self, DbError, Manager, Pool, RunError};
 
 /// What a read is for, as `/metrics` counts it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,6 +115,9 @@ pub struct Health {
     waited: AtomicU64,
     /// The fence queries of this instance's reads.
     fences: Fences,
+    /// The highest flushed position this instance has seen the primary at
+    /// (the fence while it does not answer).
+    highest: AtomicI64,
     errors: Mutex<Errors>,
 }
 
@@ -236,19 +243,7 @@ impl Replica {
         if !self.health.usable() {
             return None;
         }
-        // No fence while the primary is known to be down (see the module);
-        // a primary that should answer but does not serves the read itself.
-        let fence = if self.health.primary_answered.load(Ordering::Relaxed) {
-            let asked = self.health.fences.fence(self.wait / 4, || {
-                db::with_conn(primary, self.wait / 4, |conn| {
-                    Ok::<_, DbError>(flushed(conn)?)
-                })
-                .ok()
-            });
-            Some(asked?)
-        } else {
-            None
-        };
+        let fence = Some(self.fence(primary)?);
         let mut conn = match self.pool.get_timeout(self.wait / 4) {
             Ok(conn) => conn,
             Err(e) => {
@@ -269,6 +264,40 @@ impl Replica {
                 }
                 None
             }
+        }
+    }
+
+    /// The position a read beginning now must see: the primary's flushed
+    /// position, asked now (in a round shared with other reads). While the
+    /// primary does not answer (it is failing over), the highest position
+    /// this instance saw it at: every write acknowledged before then is
+    /// covered. `None`: the read goes to the primary (which should answer,
+    /// but did not in time).
+    fn fence(&self, primary: &Pool) -> Option<i64> {
+        let down = !self.health.primary_answered.load(Ordering::Relaxed);
+        // Asked even while the checker saw it down (a new primary may be
+        // up by now), but briefly then.
+        let patience = if down {
+            Duration::from_millis(50).min(self.wait / 4)
+        } else {
+            self.wait / 4
+        };
+        let asked = self.health.fences.fence(patience, || {
+            // Once more on a new connection if a pooled one died with the
+            // old primary.
+            let ask = || db::with_conn(primary, patience, |c| Ok::<_, DbError>(flushed(c)?));
+            match ask() {
+                Err(e) if e.connection_lost() => ask().ok(),
+                other => other.ok(),
+            }
+        });
+        match asked {
+            Some(at) => {
+                self.health.highest.fetch_max(at, Ordering::Relaxed);
+                Some(at)
+            }
+            None if down => Some(self.health.highest.load(Ordering::Relaxed)),
+            None => None,
         }
     }
 
@@ -446,6 +475,7 @@ fn check_loop(
         let read_at = db::with_conn(read, wait, |c| Ok::<_, DbError>(replayed(c)?));
         if let Ok(position) = primary_at {
             positions.push(now, position);
+            health.highest.fetch_max(position, Ordering::Relaxed);
         }
         let (usable, lag) = match &read_at {
             Ok((true, replayed)) => {

@@ -464,3 +464,44 @@ struct Count {
     #[diesel(sql_type = BigInt)]
     n: i64,
 }
+
+#[tokio::test]
+async fn without_its_primary_a_standby_short_of_acknowledged_writes_does_not_serve_them_stale() {
+    let pair = Pair::start("stale", 5464);
+    let app = pair.app(|s| {
+        s.routing.max_lag = Duration::from_secs(600);
+        s.audit_hold = true;
+    });
+    status_until(&app, "the read target checked", |_, body| {
+        read_check(body)["status"] == "pass"
+    })
+    .await;
+    pair.on_standby("SELECT pg_wal_replay_pause()");
+    assert_eq!(patch_gender(&app, 2, "male").await.0, 200);
+    assert_eq!(retrieve(&app).await.1.as_deref(), Some("W/\"3\""));
+    pair.primary.stop().expect("stopping the primary");
+    status_until(&app, "the primary reported failing", |_, body| {
+        body["checks"]["database"][0]["status"] == "fail"
+    })
+    .await;
+    // The standby still shows version 2: it must not answer with it.
+    assert_eq!(pair.standby_version(), 2);
+    for _ in 0..3 {
+        let (code, etag, _) = retrieve(&app).await;
+        assert_eq!(code, 503, "answered {etag:?} without the primary");
+        assert_eq!(app.get(SEARCH).await.status(), 503);
+    }
+    // Once it has replayed what it was sent, it serves reads again.
+    pair.on_standby("SELECT pg_wal_replay_resume()");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (code, etag, _) = retrieve(&app).await;
+        if code == 200 {
+            assert_eq!(etag.as_deref(), Some("W/\"3\""));
+            break;
+        }
+        assert_eq!(code, 503);
+        assert!(Instant::now() < deadline, "reads did not come back");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
