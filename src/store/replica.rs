@@ -22,8 +22,8 @@
 //!   not replayed the writes acknowledged before then does not serve reads
 //!   (they get 503 until a primary answers). A write the old primary
 //!   acknowledged after that, in the moments before it died, is covered
-//!   only once the new primary answers the fence query, which reads try
-//!   again at once (briefly) rather than wait for the checker.
+//!   only once the new primary answers the fence query, which every read
+//!   tries rather than trust the checker.
 //! * A read target that turns out to be a primary is used as one (logged
 //!   once).
 
@@ -275,13 +275,11 @@ impl Replica {
     /// but did not in time).
     fn fence(&self, primary: &Pool) -> Option<i64> {
         let down = !self.health.primary_answered.load(Ordering::Relaxed);
-        // Asked even while the checker saw it down (a new primary may be
-        // up by now), but briefly then.
-        let patience = if down {
-            Duration::from_millis(50).min(self.wait / 4)
-        } else {
-            self.wait / 4
-        };
+        // Asked even while the checker saw it down: a new primary may be up
+        // by now, and a write it acknowledged is covered only if it is
+        // asked. (The rounds are shared, so an outage costs the reads in
+        // it this wait, not a wait each.)
+        let patience = self.wait / 4;
         let asked = self.health.fences.fence(patience, || {
             // Once more on a new connection if a pooled one died with the
             // old primary.

@@ -76,6 +76,10 @@ class Load:
         self.acks = []  # (via, request_id, nhs, version, marker, attempts, t1)
         self.unacked = []  # (via, request_id, nhs, marker, attempts, last status)
         self.resends = []  # (via, request_id, version acknowledged, version or status now, t1)
+        # Read-your-writes: each patient is patched by one worker only, so
+        # a read of it older than its last acknowledged PATCH is stale.
+        self.acked_version = {}  # nhs -> version of the last acknowledged PATCH
+        self.stale = []  # (via, nhs, version read, version acknowledged, t1)
         self.markers = itertools.count(1)
         self.threads = []
 
@@ -133,6 +137,9 @@ class Load:
         if status != 200:
             time.sleep(BACKOFF)
             return
+        read, acked = version_of(hdrs), self.acked_version.get(nhs, 0)
+        if read < acked:
+            self.stale.append((via, nhs, read, acked, time.monotonic()))
         item = json.loads(data)["telecom"][0]
         n = next(self.markers)
         marker = f"drill{n}@example.com" if item["system"] == "email" else f"07700{n:06d}"
@@ -144,6 +151,7 @@ class Load:
         status, h, attempts = self.send(cli, via, "patch", nhs, headers, body)
         if status == 200:
             self.acks.append((via, rid, nhs, version_of(h), marker, attempts, time.monotonic()))
+            self.acked_version[nhs] = max(self.acked_version.get(nhs, 0), version_of(h))
             if random.random() < RESEND_SHARE:
                 pending.append((time.monotonic(), nhs, headers, body, version_of(h)))
         else:

@@ -111,6 +111,10 @@ def figures(ev, load, mon, checks, notes):
         acked_at = {a[1]: a[6] for a in load.acks}
         across = [r for r in load.resends if acked_at[r[1]] < ev["primary_kill"] < r[4]]
         rows.append(("... of them acknowledged before the primary kill and sent again after it", str(len(across)), "", None))
+    stale = "; ".join(f"{v} {n}: read v{r} after v{a} was acknowledged, at {since(ev, t)}"
+                      for v, n, r, a, t in load.stale[:3])
+    rows.append(("reads older than the reader's own acknowledged PATCH (read-your-writes)",
+                 f"{len(load.stale)}" + (f" ({stale})" if stale else ""), "0", not load.stale))
     rows.append(("retried PATCHes applied twice", str(len(checks["retried_twice"])), "0", not checks["retried_twice"]))
     rows.append(("PATCH values found in two versions (any)", str(len(checks["twice"])), "0", not checks["twice"]))
     rows.append(("versions made that no request id accounts for", str(checks["unexplained_versions"]), "0",
