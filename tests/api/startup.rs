@@ -107,16 +107,16 @@ fn with_db_wait_at_start_an_unreachable_primary_is_waited_for() {
 async fn instances_starting_together_on_an_empty_store_take_turns_to_migrate_it() {
     let database = pds_test_db::TestDatabase::empty("pds_race");
     let client = reqwest::Client::new();
-    let mut started = Vec::new();
+    let mut started = Running(Vec::new());
     for _ in 0..3 {
         let port = free_port();
         let child = server_command(database.url(), port)
             .stderr(Stdio::null())
             .spawn()
             .expect("running pds");
-        started.push((port, child));
+        started.0.push((port, child));
     }
-    for (port, child) in &mut started {
+    for (port, child) in &mut started.0 {
         let base = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(60);
         while client.get(format!("{base}/_ping")).send().await.is_err() {
@@ -127,10 +127,7 @@ async fn instances_starting_together_on_an_empty_store_take_turns_to_migrate_it(
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
-    for (_, child) in &mut started {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
+    drop(started);
     // Seeded once: the sandbox patients, not three copies of them (the
     // primary key would refuse a second anyway; the count says so plainly).
     let mut conn = database.connect();
@@ -155,4 +152,16 @@ fn a_read_url_without_a_primary_url_stops_the_start() {
         printed.contains("DATABASE_READ_URL needs DATABASE_URL"),
         "{printed}"
     );
+}
+
+/// Servers started by a test, killed when it ends (also when it fails).
+struct Running(Vec<(u16, Child)>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
