@@ -10,7 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::rt::net::TcpStream;
 use actix_web::{App, web};
 use anyhow::Context;
-use diesel::{Connection, PgConnection, RunQueryDsl};
+use diesel::{Connection, PgConnection};
 use pds_local_pg::LocalCluster;
 use std::net::TcpListener;
 use std::time::Duration;
@@ -34,10 +34,6 @@ use std::sync::Arc;
 
 /// Name of the database the server creates in its own cluster.
 const LOCAL_DATABASE: &str = "pds";
-
-/// The advisory lock key that start-up migrations and seeding hold
-/// (`pds-prep` in ASCII).
-const PREPARE_LOCK: i64 = 0x7064_732d_7072_6570;
 
 /// Finds or provisions the database, applies migrations and seeds an empty
 /// store. Returns the connection URL.
@@ -63,10 +59,7 @@ pub fn prepare_database(settings: &Settings) -> anyhow::Result<String> {
     // Instances started together against an empty store take turns: the
     // first migrates and seeds, the others find it done. A session lock,
     // so a process that dies holding it releases it.
-    diesel::sql_query("SELECT pg_advisory_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(PREPARE_LOCK)
-        .execute(&mut conn)
-        .context("waiting for the lock on migrations")?;
+    migrate::lock(&mut conn)?;
     let applied = migrate::run(&mut conn)?;
     tracing::info!(?applied, "migrations up to date");
     if let Some(report) = seed::ensure_seeded(&mut conn, settings.seed_count, settings.seed)? {

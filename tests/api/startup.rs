@@ -165,3 +165,25 @@ impl Drop for Running {
         }
     }
 }
+
+#[test]
+fn migrate_commands_run_together_on_an_empty_database_all_succeed() {
+    let database = pds_test_db::TestDatabase::empty("pds_migrate_race");
+    let mut running = Running(Vec::new());
+    for _ in 0..3 {
+        let child = server_command(database.url(), free_port())
+            .arg("migrate")
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("running pds migrate");
+        running.0.push((0, child));
+    }
+    for (_, child) in &mut running.0 {
+        let mut stderr = String::new();
+        if let Some(mut pipe) = child.stderr.take() {
+            pipe.read_to_string(&mut stderr).unwrap_or_default();
+        }
+        let status = child.wait().expect("waiting for pds migrate");
+        assert!(status.success(), "{status}: {stderr}");
+    }
+}
