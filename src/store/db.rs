@@ -298,7 +298,7 @@ fn read_routed<T, E: RunError>(
             replica.health().count(lane, Target::Standby);
             return result;
         }
-        replica.failed(&mut conn, "the read target's connection was lost");
+        replica.failed(&mut conn);
     }
     replica.health().count(lane, Target::Primary);
     with_conn(primary, wait, work)

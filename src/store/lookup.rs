@@ -233,9 +233,9 @@ fn on_standby(primary: &Pool, replica: &Replica, batch: Vec<Job>) -> Option<Vec<
     let keys: Vec<i64> = batch.iter().map(|job| job.key).collect();
     let answers = match read_only(&mut conn.pg, &keys) {
         Ok(answers) => answers,
-        Err(e) => {
+        Err(_) => {
             // The standby went away mid-batch: the primary answers it.
-            replica.failed(&mut conn, &e.to_string());
+            replica.failed(&mut conn);
             for _ in &batch {
                 replica.health().count(Lane::Retrieve, Target::Primary);
             }
@@ -259,15 +259,27 @@ fn read_only(
     conn: &mut PgConnection,
     keys: &[i64],
 ) -> Result<Vec<Result<Retrieved, DbError>>, DbError> {
-    let rows: HashMap<i64, PatientRow> = Plain { keys }
-        .load::<PatientRow>(conn)?
-        .into_iter()
-        .map(|row| (row.nhs_number, row))
-        .collect();
+    let rows = by_number(Plain { keys }.load::<PatientRow>(conn)?);
+    follow_each(conn, keys, &rows)
+}
+
+fn by_number(rows: Vec<PatientRow>) -> HashMap<i64, PatientRow> {
+    rows.into_iter().map(|row| (row.nhs_number, row)).collect()
+}
+
+/// Each key's answer from the rows the batch statement found (following a
+/// merge beyond them if need be).
+fn follow_each(
+    conn: &mut PgConnection,
+    keys: &[i64],
+    rows: &HashMap<i64, PatientRow>,
+) -> Result<Vec<Result<Retrieved, DbError>>, DbError> {
     let mut answers = Vec::with_capacity(keys.len());
     for key in keys {
+        // Cloned: the same number may be asked twice in a batch.
         let row = rows.get(key).cloned();
-        answers.push(match patients::follow_known(conn, row, &rows) {
+        // One failure (a corrupt row, say) answers only its own request.
+        answers.push(match patients::follow_known(conn, row, rows) {
             Err(DbError::Unavailable(e)) => return Err(DbError::Unavailable(e)),
             other => other,
         });
@@ -289,21 +301,8 @@ fn answer(
         columns,
         clearances,
     };
-    let rows: HashMap<i64, PatientRow> = statement
-        .load::<PatientRow>(conn)?
-        .into_iter()
-        .map(|row| (row.nhs_number, row))
-        .collect();
-    let mut answers = Vec::with_capacity(keys.len());
-    for key in keys {
-        // Cloned: the same number may be asked twice in a batch.
-        let row = rows.get(key).cloned();
-        // One failure (a corrupt row, say) answers only its own request.
-        answers.push(match patients::follow_known(conn, row, &rows) {
-            Err(DbError::Unavailable(e)) => return Err(DbError::Unavailable(e)),
-            other => other,
-        });
-    }
+    let rows = by_number(statement.load::<PatientRow>(conn)?);
+    let answers = follow_each(conn, keys, &rows)?;
     // The rows the statement could not write, or wrote without knowing the
     // record would not decode: before any answer.
     let extra: Vec<AuditEvent> = audits

@@ -97,10 +97,6 @@ pub struct Health {
     /// Reads may go to the read target: it answered the last check and is
     /// not too far behind.
     usable: AtomicBool,
-    /// The read target answered the last check.
-    answered: AtomicBool,
-    /// The read target is a standby (else a primary).
-    in_recovery: AtomicBool,
     lag_ms: AtomicU64,
     worst_lag_ms: AtomicU64,
     /// The primary answered the last check.
@@ -118,41 +114,9 @@ pub struct Health {
     /// The highest flushed position this instance has seen the primary at
     /// (the fence while it does not answer).
     highest: AtomicI64,
-    errors: Mutex<Errors>,
-}
-
-#[derive(Default, Clone)]
-struct Errors {
-    read: Option<String>,
-    primary: Option<String>,
-}
-
-/// The checker's last view, for `/_status`.
-#[derive(Debug, Clone)]
-pub struct Seen {
-    pub usable: bool,
-    pub answered: bool,
-    pub in_recovery: bool,
-    pub lag: Duration,
-    pub primary_answered: bool,
-    pub read_error: Option<String>,
-    pub primary_error: Option<String>,
 }
 
 impl Health {
-    pub fn seen(&self) -> Seen {
-        let errors = self.errors();
-        Seen {
-            usable: self.usable.load(Ordering::Relaxed),
-            answered: self.answered.load(Ordering::Relaxed),
-            in_recovery: self.in_recovery.load(Ordering::Relaxed),
-            lag: Duration::from_millis(self.lag_ms.load(Ordering::Relaxed)),
-            primary_answered: self.primary_answered.load(Ordering::Relaxed),
-            read_error: errors.read,
-            primary_error: errors.primary,
-        }
-    }
-
     pub fn lag(&self) -> Duration {
         Duration::from_millis(self.lag_ms.load(Ordering::Relaxed))
     }
@@ -181,22 +145,10 @@ impl Health {
         self.served[lane as usize][target as usize].fetch_add(1, Ordering::Relaxed);
     }
 
-    fn errors(&self) -> Errors {
-        self.errors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-    }
-
     /// A read found the read target gone: stop using it until the next
     /// check says otherwise.
-    fn lost(&self, error: &str) {
+    fn lost(&self) {
         self.usable.store(false, Ordering::Relaxed);
-        self.answered.store(false, Ordering::Relaxed);
-        self.errors
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .read = Some(error.to_owned());
     }
 }
 
@@ -243,11 +195,11 @@ impl Replica {
         if !self.health.usable() {
             return None;
         }
-        let fence = Some(self.fence(primary)?);
+        let fence = self.fence(primary)?;
         let mut conn = match self.pool.get_timeout(self.wait / 4) {
             Ok(conn) => conn,
-            Err(e) => {
-                self.health.lost(&e.to_string());
+            Err(_) => {
+                self.health.lost();
                 return None;
             }
         };
@@ -260,7 +212,7 @@ impl Replica {
             Err(e) => {
                 if matches!(e, DbError::Unavailable(_)) {
                     conn.mark_broken();
-                    self.health.lost(&e.to_string());
+                    self.health.lost();
                 }
                 None
             }
@@ -301,9 +253,9 @@ impl Replica {
 
     /// Work on a standby connection failed: a lost connection is not
     /// reused, and the standby is not used until the next check.
-    pub fn failed(&self, conn: &mut StandbyConn, error: &str) {
+    pub fn failed(&self, conn: &mut StandbyConn) {
         conn.mark_broken();
-        self.health.lost(error);
+        self.health.lost();
     }
 }
 
@@ -387,13 +339,10 @@ const FIRST_PAUSE: Duration = Duration::from_micros(50);
 /// least that much. A primary has nothing to replay.
 fn caught_up(
     conn: &mut PgConnection,
-    fence: Option<i64>,
+    fence: i64,
     catch_up: Duration,
     waited: &AtomicU64,
 ) -> Result<bool, DbError> {
-    let Some(fence) = fence else {
-        return Ok(true);
-    };
     let deadline = Instant::now() + catch_up;
     // A standby is usually microseconds behind: look again soon, then less
     // often (each look is a round trip).
@@ -484,7 +433,6 @@ fn check_loop(
             Err(_) => (false, Duration::ZERO),
         };
         let was_usable = health.usable.swap(usable, Ordering::Relaxed);
-        health.answered.store(read_at.is_ok(), Ordering::Relaxed);
         health
             .primary_answered
             .store(primary_at.is_ok(), Ordering::Relaxed);
@@ -492,18 +440,12 @@ fn check_loop(
         health.lag_ms.store(lag_ms, Ordering::Relaxed);
         health.worst_lag_ms.fetch_max(lag_ms, Ordering::Relaxed);
         if let Ok((in_recovery, _)) = read_at {
-            health.in_recovery.store(in_recovery, Ordering::Relaxed);
             if !in_recovery && !told_primary {
                 tracing::warn!(
                     "DATABASE_READ_URL reaches a primary, not a standby: reads are served there"
                 );
             }
             told_primary = !in_recovery;
-        }
-        {
-            let mut errors = health.errors.lock().unwrap_or_else(PoisonError::into_inner);
-            errors.read = read_at.as_ref().err().map(ToString::to_string);
-            errors.primary = primary_at.as_ref().err().map(ToString::to_string);
         }
         if was_usable != usable {
             match &read_at {

@@ -292,31 +292,7 @@ impl LocalCluster {
     /// Create the cluster: `initdb` into a sibling temporary directory, write
     /// our configuration, then rename it to the data dir.
     fn init(&self) -> Result<()> {
-        let (parent, name) = split_data_dir(&self.data_dir)?;
-        let tmp = parent.join(format!("{name}.initdb-tmp"));
-        // We hold the lock, so any temporary directory is left over from an
-        // interrupted initdb.
-        if tmp
-            .try_exists()
-            .with_context(|| format!("checking {}", tmp.display()))?
-        {
-            tracing::warn!("removing leftover {}", tmp.display());
-            fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-        }
-        if self.data_dir.exists() && !dir_is_empty(&self.data_dir)? {
-            bail!(
-                "{} exists and is not empty, but has no PG_VERSION: it is not a PostgreSQL \
-                 cluster; move it away or choose another data directory",
-                self.data_dir.display()
-            );
-        }
-
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        self.chown_recursive(&tmp)?;
-
+        let tmp = self.fresh_sibling("initdb-tmp")?;
         let mut cmd = self.pg_command("initdb");
         cmd.arg("-D").arg(&tmp).args([
             "-U",
@@ -342,16 +318,7 @@ impl LocalCluster {
             ));
             fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         }
-        self.chown_recursive(&tmp)?;
-
-        // rename(2) replaces an empty directory.
-        fs::rename(&tmp, &self.data_dir).with_context(|| {
-            format!(
-                "moving the new cluster {} to {}",
-                tmp.display(),
-                self.data_dir.display()
-            )
-        })?;
+        self.move_into_place(&tmp)?;
         let version = fs::read_to_string(self.data_dir.join("PG_VERSION")).unwrap_or_default();
         tracing::info!(
             data_dir = %self.data_dir.display(),
@@ -360,6 +327,49 @@ impl LocalCluster {
             version.trim()
         );
         Ok(())
+    }
+
+    /// An empty directory of the run-as user's, `<data_dir>.<suffix>`, to
+    /// build a new cluster in before [`move_into_place`](Self::move_into_place).
+    /// The lock must be held, so one left there is left over from an
+    /// interrupted attempt and is removed. Refuses a data dir that holds
+    /// something other than a cluster.
+    fn fresh_sibling(&self, suffix: &str) -> Result<PathBuf> {
+        let (parent, name) = split_data_dir(&self.data_dir)?;
+        let tmp = parent.join(format!("{name}.{suffix}"));
+        if tmp
+            .try_exists()
+            .with_context(|| format!("checking {}", tmp.display()))?
+        {
+            tracing::warn!("removing leftover {}", tmp.display());
+            fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
+        }
+        if self.data_dir.exists() && !dir_is_empty(&self.data_dir)? {
+            bail!(
+                "{} exists and is not empty, but has no PG_VERSION: it is not a PostgreSQL \
+                 cluster; move it away or choose another data directory",
+                self.data_dir.display()
+            );
+        }
+        fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&tmp)
+            .with_context(|| format!("creating {}", tmp.display()))?;
+        self.chown_recursive(&tmp)?;
+        Ok(tmp)
+    }
+
+    /// Gives the new cluster in `tmp` to the run-as user and renames it to
+    /// the data dir (rename(2) replaces an empty directory).
+    fn move_into_place(&self, tmp: &Path) -> Result<()> {
+        self.chown_recursive(tmp)?;
+        fs::rename(tmp, &self.data_dir).with_context(|| {
+            format!(
+                "moving the new cluster {} to {}",
+                tmp.display(),
+                self.data_dir.display()
+            )
+        })
     }
 
     /// Is a postmaster serving the data dir? Removes a stale `postmaster.pid`.

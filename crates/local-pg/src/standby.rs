@@ -1,13 +1,11 @@
 //! A hot standby of a local cluster, streaming from its socket: for tests
 //! of read routing and replication lag.
 
-use std::fs;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 
-use super::{LocalCluster, dir_is_empty, split_data_dir};
+use super::LocalCluster;
 
 impl LocalCluster {
     /// Makes sure a hot standby of `primary` exists in `data_dir` and is
@@ -29,26 +27,7 @@ impl LocalCluster {
     }
 
     fn clone_from(&self, primary: &LocalCluster) -> Result<()> {
-        let (parent, name) = split_data_dir(&self.data_dir)?;
-        let tmp = parent.join(format!("{name}.basebackup-tmp"));
-        if tmp
-            .try_exists()
-            .with_context(|| format!("checking {}", tmp.display()))?
-        {
-            fs::remove_dir_all(&tmp).with_context(|| format!("removing {}", tmp.display()))?;
-        }
-        if self.data_dir.exists() && !dir_is_empty(&self.data_dir)? {
-            bail!(
-                "{} exists and is not empty, but has no PG_VERSION: it is not a PostgreSQL \
-                 cluster; move it away or choose another data directory",
-                self.data_dir.display()
-            );
-        }
-        fs::DirBuilder::new()
-            .mode(0o700)
-            .create(&tmp)
-            .with_context(|| format!("creating {}", tmp.display()))?;
-        self.chown_recursive(&tmp)?;
+        let tmp = self.fresh_sibling("basebackup-tmp")?;
         let mut cmd = self.pg_command("pg_basebackup");
         cmd.arg("-D")
             .arg(&tmp)
@@ -64,14 +43,7 @@ impl LocalCluster {
                 tmp.display()
             )
         })?;
-        self.chown_recursive(&tmp)?;
-        fs::rename(&tmp, &self.data_dir).with_context(|| {
-            format!(
-                "moving the new standby {} to {}",
-                tmp.display(),
-                self.data_dir.display()
-            )
-        })?;
+        self.move_into_place(&tmp)?;
         tracing::info!(
             data_dir = %self.data_dir.display(),
             primary = %primary.data_dir().display(),
