@@ -67,7 +67,10 @@ lock() {
 spawn() {
   local name=$1; shift
   mkdir -p "$RUN" "$LOGS"
-  setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&- &
+  # Started in HA_DIR, not the checkout: PostgreSQL and Patroni run as the
+  # postgres user, who cannot enter a checkout under a mode-700 directory
+  # (root's home, say), and PostgreSQL's tools change to their cwd.
+  (cd "$HA_DIR" && exec setsid "$@" >> "$LOGS/$name.log" 2>&1 < /dev/null 9>&-) &
   echo $! > "$RUN/$name.pid"
 }
 
