@@ -172,6 +172,17 @@ coded!(
     }
 );
 
+coded!(
+    /// The NHS record-sharing consent value (consentType `4`, "ncrs").
+    /// PDS shows only `1` and `2`; `3` and `5` are held but never shown.
+    SharingConsent {
+        Consent = "1", "consent";
+        Dissent = "2", "dissent";
+        Unknown = "3", "unknown";
+        Callback = "5", "call-centre callback";
+    }
+);
+
 impl RemovalReason {
     /// What a caller without the confidential-reasons privilege sees.
     pub fn public(self) -> Self {

@@ -55,6 +55,30 @@ pub struct Details {
     pub contact_preference: Option<ContactPreference>,
     pub birth_place: Option<BirthPlace>,
     pub removal: Option<Removal>,
+    /// Stored after the fields above, in their own frame (`store::codec`).
+    #[serde(skip)]
+    pub extra: Extra,
+}
+
+/// The parts of a record added in details format 2. They are encoded after
+/// the format 1 fields, so a format 1 row decodes with these empty.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Extra {
+    /// Values an update replaced or removed. PDS keeps them and finds the
+    /// patient by them (`_history=true` and fuzzy searches), though a
+    /// retrieve no longer shows them. Only what changed is kept.
+    pub former: Option<Box<Former>>,
+    /// The NHS record-sharing (NCRS) consent, shown only to applications
+    /// allowed it.
+    pub sharing_consent: Option<SharingConsent>,
+}
+
+/// Names, addresses and telecoms a patient no longer has.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Former {
+    pub names: Vec<Name>,
+    pub addresses: Vec<Address>,
+    pub telecoms: Vec<Telecom>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

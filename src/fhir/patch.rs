@@ -33,6 +33,8 @@ where
     // renderer shows confidential removal reasons as ORR, for instance).
     after.details.removal = before.details.removal.clone();
     after.details.verification = before.details.verification;
+    // Never rendered, so never in what was patched.
+    after.details.extra = before.details.extra.clone();
     patch::check(before, &after, editor, &touched, today)?;
     Ok(after)
 }

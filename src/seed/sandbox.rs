@@ -179,6 +179,7 @@ fn full_record(
                 start: Some(midnight(2020, 1, 1)),
                 end: Some(midnight(2021, 12, 31)),
             }),
+            extra: Extra::default(),
         },
     }
 }

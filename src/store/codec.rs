@@ -22,7 +22,12 @@ use crate::domain::patient::Details;
 
 pub mod related;
 
+/// Format 1: the fields of `Details`, without `extra`.
 const FORMAT_V1: u8 = 1;
+/// Format 2: format 1's fields, then `Details::extra` (former values,
+/// record-sharing consent). Appending the extra part after an unchanged
+/// format 1 layout lets format 1 rows decode with the same types.
+const FORMAT_V2: u8 = 2;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CodecError {
@@ -37,11 +42,19 @@ pub enum CodecError {
 }
 
 pub fn encode(details: &Details) -> Vec<u8> {
-    framed(FORMAT_V1, details)
+    let mut out = framed(FORMAT_V2, details);
+    // As in `framed`: serialising into memory cannot fail.
+    postcard::to_io(&details.extra, &mut out).expect("encoding details into memory");
+    out
 }
 
 pub fn decode(bytes: &[u8]) -> Result<Details, CodecError> {
     match split_format(bytes)? {
+        (FORMAT_V2, rest) => {
+            let (mut details, tail): (Details, _) = postcard::take_from_bytes(rest)?;
+            details.extra = postcard::from_bytes(tail)?;
+            Ok(details)
+        }
         (FORMAT_V1, rest) => Ok(postcard::from_bytes(rest)?),
         (other, _) => Err(CodecError::UnknownFormat(other)),
     }
@@ -212,20 +225,55 @@ mod tests {
                 start: at("2024-01-02T03:04:05Z"),
                 end: at("2025-01-02T03:04:05.678Z"),
             }),
+            extra: Extra::default(),
         }
+    }
+
+    /// `every_field` with every part of format 2 set too.
+    fn every_field_v2() -> Details {
+        let mut details = every_field();
+        let former = Former {
+            names: details.names.iter().map(|n| n.item.clone()).collect(),
+            addresses: details.addresses.iter().map(|a| a.item.clone()).collect(),
+            telecoms: details.telecoms.iter().map(|t| t.item.clone()).collect(),
+        };
+        details.extra = Extra {
+            former: Some(Box::new(former)),
+            sharing_consent: Some(SharingConsent::Callback),
+        };
+        details
     }
 
     /// Format 1, as written by `encode` when it was the current format.
     const V1: &[u8] = include_bytes!("testdata/patient-details-v1.bin");
+    const V2: &[u8] = include_bytes!("testdata/patient-details-v2.bin");
 
     #[test]
     fn the_current_format_is_the_committed_one() {
-        assert_eq!(encode(&every_field()), V1);
+        assert_eq!(encode(&every_field_v2()), V2);
     }
 
     #[test]
     fn every_committed_format_decodes_to_the_value_it_was_made_from() {
         assert_eq!(decode(V1).unwrap(), every_field());
+        assert_eq!(decode(V2).unwrap(), every_field_v2());
+    }
+
+    #[test]
+    fn a_record_without_extras_costs_two_bytes_more_than_in_format_1() {
+        assert_eq!(encode(&every_field()).len(), V1.len() + 2);
+    }
+
+    /// Writes the current format's fixture: run once when a format is
+    /// added (`cargo test -- --ignored write_fixture`), then commit it.
+    #[test]
+    #[ignore]
+    fn write_fixture() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/src/store/testdata/patient-details-v2.bin"
+        );
+        std::fs::write(path, encode(&every_field_v2())).unwrap();
     }
 
     #[test]
