@@ -47,13 +47,26 @@ pub struct FormerNameRow {
 }
 
 impl FormerNameRow {
+    /// One row for each family name the record holds as `old` or `maiden`,
+    /// or that an update replaced (`extra.former`), unless it is the usual
+    /// family name again (which `patients.family_key` finds already).
     pub fn of(patient: &Patient) -> Vec<Self> {
+        let usual = usual_family_key(patient);
+        let replaced = patient
+            .details
+            .extra
+            .former
+            .iter()
+            .flat_map(|f| &f.names)
+            .filter_map(|n| n.family.as_deref().map(normalise::name))
+            .filter(|k| Some(k) != usual.as_ref());
         let mut keys: Vec<String> = patient
             .details
             .names
             .iter()
             .filter(|n| matches!(n.name_use, NameUse::Old | NameUse::Maiden))
             .filter_map(|n| n.family.as_deref().map(normalise::name))
+            .chain(replaced)
             .filter(|k| !k.is_empty())
             .collect();
         keys.sort();
