@@ -316,7 +316,11 @@ mod tests {
         let newest = format!("LS{} 1AA", MAX_FORMER + 1);
         assert_eq!(f.addresses.last().unwrap().postal_code, Some(newest));
         // The first postcodes were dropped, oldest first.
-        assert!(f.addresses.iter().all(|a| a.postal_code.as_deref() != Some("LS1 6AE")));
+        assert!(
+            f.addresses
+                .iter()
+                .all(|a| a.postal_code.as_deref() != Some("LS1 6AE"))
+        );
         assert_eq!(f.addresses[0].postal_code.as_deref(), Some("LS2 1AA"));
     }
 }

@@ -645,11 +645,7 @@ impl Matcher {
             if normalise::is_pseudo_postcode(&held) {
                 continue;
             }
-            let factor = if current {
-                1.0
-            } else {
-                FUZZY_HISTORY_FACTOR
-            };
+            let factor = if current { 1.0 } else { FUZZY_HISTORY_FACTOR };
             best = best.max(factor * postcode_similarity(postcode, &held));
         }
         best
@@ -893,7 +889,12 @@ fn names_of(patient: &Patient, current: Option<usize>) -> impl Iterator<Item = (
         .iter()
         .enumerate()
         .map(move |(i, n)| (&n.item, current == Some(i)))
-        .chain(former.into_iter().flat_map(|f| &f.names).map(|n| (n, false)))
+        .chain(
+            former
+                .into_iter()
+                .flat_map(|f| &f.names)
+                .map(|n| (n, false)),
+        )
 }
 
 /// The record's addresses, each with whether it is a current home address,
@@ -908,7 +909,12 @@ fn addresses_of(patient: &Patient, today: NaiveDate) -> impl Iterator<Item = (&A
             let current = a.address_use == AddressUse::Home && is_current(a.period, today);
             (&a.item, current)
         })
-        .chain(former.into_iter().flat_map(|f| &f.addresses).map(|a| (a, false)))
+        .chain(
+            former
+                .into_iter()
+                .flat_map(|f| &f.addresses)
+                .map(|a| (a, false)),
+        )
 }
 
 /// The record's telecoms, each with whether its period is current, then
@@ -920,7 +926,12 @@ fn telecoms_of(patient: &Patient, today: NaiveDate) -> impl Iterator<Item = (&Te
         .telecoms
         .iter()
         .map(move |t| (&t.item, is_current(t.period, today)))
-        .chain(former.into_iter().flat_map(|f| &f.telecoms).map(|t| (t, false)))
+        .chain(
+            former
+                .into_iter()
+                .flat_map(|f| &f.telecoms)
+                .map(|t| (t, false)),
+        )
 }
 
 /// The index of the usual name: the first current `usual` name, else the
@@ -931,7 +942,6 @@ fn current_name(names: &[WithId<Name>], today: NaiveDate) -> Option<usize> {
         .position(|n| n.name_use == NameUse::Usual && is_current(n.period, today))
         .or_else(|| names.iter().position(|n| n.name_use == NameUse::Usual))
 }
-
 
 /// Fuzzy postcode similarity of `held` (normal form) to the request.
 fn postcode_similarity(postcode: &Pat, held: &str) -> f64 {
@@ -1648,9 +1658,16 @@ mod tests {
         assert_eq!(with(None, Some("0121111111")), None);
         // Each one asked must agree.
         assert_eq!(with(Some("jane@example.com"), Some("0121111111")), None);
-        assert_eq!(with(Some("deb.trotter@example.com"), Some("07700900123")), None);
+        assert_eq!(
+            with(Some("deb.trotter@example.com"), Some("07700900123")),
+            None
+        );
         // Current, ended and replaced ones all count.
-        for email in ["jane@example.com", "historic@historic.com", "jane.jones@example.com"] {
+        for email in [
+            "jane@example.com",
+            "historic@historic.com",
+            "jane.jones@example.com",
+        ] {
             assert_eq!(with(Some(email), None), Some(1.0), "{email}");
         }
         // One typo still agrees, at a lower score (PDS tolerates them).
