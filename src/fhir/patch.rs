@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 
 use super::parse::{self, ParseError};
-use crate::domain::{Patient, former};
 use crate::domain::patch::{self, Editor, Op, PatchError};
+use crate::domain::{Patient, former};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
 /// its read-only elements as stored. Fails with a [`PatchError`] (the

@@ -21,7 +21,14 @@
 //! candidate matches when the average over the *identifying* fields (family,
 //! given, gender, postcode) reaches [`FUZZY_THRESHOLD`] and no supplied name
 //! is below [`NAME_MINIMUM`]; death date, GP, email and phone are then added
-//! with [`ADJUSTER_WEIGHT`] and only move the score.
+//! with [`ADJUSTER_WEIGHT`]. An email or phone asked must also be one the
+//! patient has or had (a typo away at most), and a pseudo postcode asked
+//! matches nobody: PDS excludes on both.
+//!
+//! **History** is what the record holds as such (names other than the
+//! usual one, addresses other than current home ones, ended telecoms) and
+//! the values updates replaced or removed (`Details::extra.former`, see
+//! `domain::former`).
 //!
 //! **What the caller may see.** A [`Matcher`] carries the caller's
 //! clearance and matches and scores only the record as that caller may see
@@ -42,7 +49,8 @@ use crate::domain::patient::{Address, Clearance, Name, Patient, Period, Telecom,
 // ---------------------------------------------------------------- non-fuzzy
 
 /// Non-fuzzy: quality of a criterion matched only on history data (an old,
-/// maiden, nickname or temporary name; a previous address; an ended telecom).
+/// maiden, nickname or temporary name; a previous address; an ended telecom;
+/// a value an update replaced).
 pub const HISTORY_QUALITY: f64 = 0.9;
 /// Non-fuzzy: quality of a wildcard that fixes none of the value, and the
 /// lowest score any non-fuzzy match can have.
