@@ -265,3 +265,45 @@ pub fn any(conn: &mut PgConnection) -> Result<bool, DbError> {
     ))
     .get_result(conn)?)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::patient::{Former, Name, WithId};
+
+    fn name(name_use: NameUse, family: &str) -> Name {
+        Name {
+            name_use,
+            period: None,
+            given: vec!["Jane".into()],
+            family: Some(family.into()),
+            prefix: vec![],
+            suffix: vec![],
+        }
+    }
+
+    #[test]
+    fn former_name_rows_cover_old_maiden_and_replaced_family_names_once() {
+        let mut p = Patient::minimal(NhsNumber::parse("9000000009").unwrap(), 3);
+        p.details.names = vec![
+            WithId::new("1", name(NameUse::Usual, "Smith")),
+            WithId::new("2", name(NameUse::Maiden, "Jones")),
+        ];
+        assert_eq!(FormerNameRow::of(&p).len(), 1);
+        p.details.extra.former = Some(Box::new(Former {
+            names: vec![
+                name(NameUse::Usual, "Brown"),
+                name(NameUse::Usual, "jones"),
+                // Only the given name changed: the usual family name is
+                // found through `patients.family_key` already.
+                name(NameUse::Usual, "SMITH"),
+            ],
+            ..Former::default()
+        }));
+        let keys: Vec<String> = FormerNameRow::of(&p)
+            .into_iter()
+            .map(|r| r.family_key)
+            .collect();
+        assert_eq!(keys, ["BROWN", "JONES"]);
+    }
+}
