@@ -1,6 +1,7 @@
 //! Domain types: values that are valid once built, and the rules on them.
 
 pub mod codes;
+pub mod former;
 mod nhs_number;
 pub mod patch;
 pub mod patient;

@@ -393,6 +393,31 @@ mod tests {
     }
 
     #[test]
+    fn former_values_go_with_redaction_and_never_into_a_search_result() {
+        let with_former = |security: Security| {
+            let mut p = record(security);
+            p.details.extra.former = Some(Box::new(Former {
+                names: vec![p.details.names[0].item.clone()],
+                ..Former::default()
+            }));
+            p
+        };
+        // Matching sees what redaction leaves: a restricted record's former
+        // values are not seen without clearance, though its names are.
+        for security in [Security::Restricted, Security::VeryRestricted] {
+            let (p, _) = with_former(security).visible_to(Clearance::None);
+            assert_eq!(p.details.extra, Extra::default(), "{security:?}");
+        }
+        let (p, _) = with_former(Security::Restricted).visible_to(Clearance::Restricted);
+        assert!(p.details.extra.former.is_some());
+        let (p, _) = with_former(Security::Unrestricted).visible_to(Clearance::None);
+        assert!(p.details.extra.former.is_some());
+        // A search result never carries them.
+        let shown = with_former(Security::Unrestricted).search_view();
+        assert_eq!(shown.details.extra, Extra::default());
+    }
+
+    #[test]
     fn an_earlier_version_is_redacted_under_the_label_given() {
         // Version 1 was unrestricted; the record is very restricted now.
         let (p, redacted) = record(Security::Unrestricted)

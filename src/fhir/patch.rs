@@ -7,8 +7,8 @@ use std::collections::HashSet;
 use chrono::NaiveDate;
 
 use super::parse::{self, ParseError};
-use crate::domain::Patient;
 use crate::domain::patch::{self, Editor, Op, PatchError};
+use crate::domain::{Patient, former};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
 /// its read-only elements as stored. Fails with a [`PatchError`] (the
@@ -33,8 +33,10 @@ where
     // renderer shows confidential removal reasons as ORR, for instance).
     after.details.removal = before.details.removal.clone();
     after.details.verification = before.details.verification;
-    // Never rendered, so never in what was patched.
+    // Never rendered, so never in what was patched: carried over, with
+    // what this update replaced or removed added to the former values.
     after.details.extra = before.details.extra.clone();
+    after.details.extra.former = former::after_update(&before.details, &after.details);
     patch::check(before, &after, editor, &touched, today)?;
     Ok(after)
 }

@@ -47,13 +47,26 @@ pub struct FormerNameRow {
 }
 
 impl FormerNameRow {
+    /// One row for each family name the record holds as `old` or `maiden`,
+    /// or that an update replaced (`extra.former`), unless it is the usual
+    /// family name again (which `patients.family_key` finds already).
     pub fn of(patient: &Patient) -> Vec<Self> {
+        let usual = usual_family_key(patient);
+        let replaced = patient
+            .details
+            .extra
+            .former
+            .iter()
+            .flat_map(|f| &f.names)
+            .filter_map(|n| n.family.as_deref().map(normalise::name))
+            .filter(|k| Some(k) != usual.as_ref());
         let mut keys: Vec<String> = patient
             .details
             .names
             .iter()
             .filter(|n| matches!(n.name_use, NameUse::Old | NameUse::Maiden))
             .filter_map(|n| n.family.as_deref().map(normalise::name))
+            .chain(replaced)
             .filter(|k| !k.is_empty())
             .collect();
         keys.sort();
@@ -251,4 +264,46 @@ pub fn any(conn: &mut PgConnection) -> Result<bool, DbError> {
         patients::table.select(patients::nhs_number),
     ))
     .get_result(conn)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::patient::{Former, Name, WithId};
+
+    fn name(name_use: NameUse, family: &str) -> Name {
+        Name {
+            name_use,
+            period: None,
+            given: vec!["Jane".into()],
+            family: Some(family.into()),
+            prefix: vec![],
+            suffix: vec![],
+        }
+    }
+
+    #[test]
+    fn former_name_rows_cover_old_maiden_and_replaced_family_names_once() {
+        let mut p = Patient::minimal(NhsNumber::parse("9000000009").unwrap(), 3);
+        p.details.names = vec![
+            WithId::new("1", name(NameUse::Usual, "Smith")),
+            WithId::new("2", name(NameUse::Maiden, "Jones")),
+        ];
+        assert_eq!(FormerNameRow::of(&p).len(), 1);
+        p.details.extra.former = Some(Box::new(Former {
+            names: vec![
+                name(NameUse::Usual, "Brown"),
+                name(NameUse::Usual, "jones"),
+                // Only the given name changed: the usual family name is
+                // found through `patients.family_key` already.
+                name(NameUse::Usual, "SMITH"),
+            ],
+            ..Former::default()
+        }));
+        let keys: Vec<String> = FormerNameRow::of(&p)
+            .into_iter()
+            .map(|r| r.family_key)
+            .collect();
+        assert_eq!(keys, ["BROWN", "JONES"]);
+    }
 }

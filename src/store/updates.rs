@@ -48,7 +48,8 @@ fn window_start() -> DateTime<Utc> {
 /// longer `old`'s: another update came first.
 ///
 /// One statement, so one round trip and no BEGIN/COMMIT: a statement is
-/// atomic on its own. Only a change of former names (rare) needs a
+/// atomic on its own. Only a change of former family names (an old or
+/// maiden name added or removed, or a family name replaced: rare) needs a
 /// transaction around this and two more statements.
 pub fn write(
     conn: &mut PgConnection,

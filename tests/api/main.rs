@@ -8,6 +8,7 @@ mod browser;
 mod config;
 mod crash;
 mod create;
+mod former;
 mod headers;
 mod health;
 mod helpers;

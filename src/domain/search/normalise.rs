@@ -28,6 +28,22 @@ pub fn postcode(text: &str) -> String {
         .collect()
 }
 
+/// `ZZ99 …` (normal form) stands for "no fixed abode", "unknown" and the
+/// like: a pseudo postcode, which never counts as a postcode match.
+pub fn is_pseudo_postcode(postcode: &str) -> bool {
+    postcode.starts_with("ZZ99")
+}
+
+/// A phone number as compared: without spaces.
+pub fn phone(text: &str) -> String {
+    text.chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// An email address as compared: trimmed, lower case.
+pub fn email(text: &str) -> String {
+    text.trim().to_lowercase()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
