@@ -4,6 +4,7 @@ pub mod codes;
 mod nhs_number;
 pub mod patch;
 pub mod patient;
+pub mod python;
 pub mod related;
 pub mod search;
 
