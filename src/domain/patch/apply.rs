@@ -362,7 +362,9 @@ impl Run {
                     }
                     Ok(())
                 }
-                _ => Err(out_of_bounds(last)),
+                OpKind::Add => Err(insert_outside()),
+                OpKind::Replace => Err(replace_outside()),
+                OpKind::Test => Err(out_of_bounds(last)),
             };
         }
         let parent = walk_mut(&mut self.doc, parents)?;
@@ -373,7 +375,7 @@ impl Run {
             (OpKind::Add, Value::Array(items)) => {
                 let i = parse_index(last)?;
                 if i > items.len() {
-                    return Err(out_of_bounds(last));
+                    return Err(insert_outside());
                 }
                 items.insert(i, value());
             }
@@ -389,7 +391,7 @@ impl Run {
                 let i = parse_index(last)?;
                 match items.get_mut(i) {
                     Some(slot) => *slot = value(),
-                    None => return Err(out_of_bounds(last)),
+                    None => return Err(replace_outside()),
                 }
             }
             (OpKind::Remove, Value::Object(map)) => {
@@ -422,7 +424,7 @@ impl Run {
                     )));
                 }
             }
-            (_, _) => return Err(not_container(last)),
+            (_, here) => return Err(not_container(here, last)),
         }
         Ok(())
     }
@@ -559,7 +561,7 @@ fn step<'v>(here: &'v Value, token: &str) -> Result<&'v Value, PatchError> {
         Value::Array(items) => items
             .get(parse_index(token)?)
             .ok_or_else(|| out_of_bounds(token)),
-        _ => Err(not_container(token)),
+        _ => Err(not_container(here, token)),
     }
 }
 
@@ -572,7 +574,7 @@ fn walk_mut<'v>(doc: &'v mut Value, tokens: &[String]) -> Result<&'v mut Value, 
                 let i = parse_index(token)?;
                 items.get_mut(i).ok_or_else(|| out_of_bounds(token))?
             }
-            _ => return Err(not_container(token)),
+            other => return Err(not_container(other, token)),
         };
     }
     Ok(here)
@@ -640,10 +642,32 @@ fn cannot_remove(token: &str) -> PatchError {
     ))
 }
 
-fn not_container(token: &str) -> PatchError {
-    invalid(format!(
-        "Invalid patch - can't reach '{token}' inside a value that is not an object or a list"
-    ))
+/// Stepping by `token` into `here`, which is not an object or a list, as
+/// python-jsonpointer words it: a string is a sequence to Python (so a
+/// name is not a valid index into it); other scalars cannot be indexed.
+fn not_container(here: &Value, token: &str) -> PatchError {
+    match here {
+        Value::String(_) if parse_index(token).is_err() => invalid(format!(
+            "Invalid patch - '{token}' is not a valid sequence index"
+        )),
+        Value::String(_) => invalid(format!(
+            "Invalid patch - can't reach '{token}' inside a text value"
+        )),
+        other => invalid(format!(
+            "Invalid patch - Document '{}' does not support indexing, must be mapping/sequence or support __getitem__",
+            py_type(other)
+        )),
+    }
+}
+
+/// python-jsonpatch: an `add` at an index past the end of a list.
+fn insert_outside() -> PatchError {
+    invalid("Invalid patch - can't insert outside of list")
+}
+
+/// python-jsonpatch: a `replace` at an index past the end of a list.
+fn replace_outside() -> PatchError {
+    invalid("Invalid patch - can't replace outside of list")
 }
 
 fn not_an_object(root: &str) -> PatchError {
@@ -1145,7 +1169,14 @@ mod tests {
                 {"op": "replace", "path": "/address/1/id", "value": "457"},
                 {"op": "add", "path": "/address/1/line/1", "value": "1 Park Row"},
             ])),
-            "Invalid patch - index '1' is out of bounds"
+            "Invalid patch - can't insert outside of list"
+        );
+        assert_eq!(
+            err(json!([
+                {"op": "replace", "path": "/address/1/id", "value": "457"},
+                {"op": "replace", "path": "/address/1/line/0", "value": "1 Park Row"},
+            ])),
+            "Invalid patch - can't replace outside of list"
         );
     }
 
@@ -1260,7 +1291,14 @@ mod tests {
                 {"op": "replace", "path": "/address/0/id", "value": "456"},
                 {"op": "add", "path": "/address/0/line/5", "value": "Leeds"},
             ])),
-            "Invalid patch - index '5' is out of bounds"
+            "Invalid patch - can't insert outside of list"
+        );
+        assert_eq!(
+            err(json!([
+                {"op": "replace", "path": "/address/0/id", "value": "456"},
+                {"op": "replace", "path": "/address/0/line/2", "value": "Leeds"},
+            ])),
+            "Invalid patch - can't replace outside of list"
         );
         assert_eq!(
             err(json!([{"op": "replace", "path": "/deceasedDateTime", "value": "2020-01-01"}])),
@@ -1278,12 +1316,17 @@ mod tests {
             err(json!([{"op": "replace", "path": "/name/01/family", "value": "Doe"}])),
             "Invalid patch - '01' is not a valid sequence index"
         );
-        assert!(
+        // Inside a scalar, as python-jsonpointer says it.
+        assert_eq!(
             err(json!([
                 {"op": "replace", "path": "/address/0/id", "value": "456"},
                 {"op": "add", "path": "/address/0/postalCode/x", "value": "LS1"},
-            ]))
-            .starts_with("Invalid patch - can't reach 'x'")
+            ])),
+            "Invalid patch - 'x' is not a valid sequence index"
+        );
+        assert_eq!(
+            err(json!([{"op": "test", "path": "/multipleBirthInteger/x", "value": 1}])),
+            "Invalid patch - Document '<class 'int'>' does not support indexing, must be mapping/sequence or support __getitem__"
         );
     }
 
