@@ -550,6 +550,7 @@ fn rules(patient: &Patient, addresses: &[Value], today: NaiveDate) -> Result<(),
         PatchError::InvalidValue { field, value } => CreateError::InvalidValue { field, value },
         PatchError::NoPatches => CreateError::Invalid("nothing to create".into()),
         PatchError::Invalid(reason) | PatchError::Forbidden(reason) => CreateError::Invalid(reason),
+        PatchError::TooManyValues { field, values } => CreateError::TooManyValues { field, values },
     })
 }
 

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use super::parse::{self, ParseError};
 use super::urls::EXT_COMMUNICATION;
-use crate::domain::Patient;
+use crate::domain::{Patient, python};
 use crate::domain::patch::{self, Editor, Op, PatchError};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
@@ -30,7 +30,19 @@ where
     let patched = patch::apply(&current, ops, &mut new_id)?;
     keeps_interpreter(&current, &patched)?;
     let touched = patch::touched(&current, ops);
-    let mut after = parse::patient(&patched, before.nhs_number, before.version, before.security)?;
+    let mut after = match parse::patient(&patched, before.nhs_number, before.version, before.security)
+    {
+        Ok(after) => after,
+        // PDS shows the values of a list that is too long.
+        Err(ParseError::TooManyValues { field }) => {
+            let values = patched
+                .pointer(&format!("/{field}"))
+                .map(python::repr)
+                .unwrap_or_default();
+            return Err(PatchError::TooManyValues { field, values }.into());
+        }
+        Err(other) => return Err(other.into()),
+    };
     after.version = before.version + 1;
     // Read-only elements come from the store, not from what was sent (the
     // renderer shows confidential removal reasons as ORR, for instance).

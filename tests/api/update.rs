@@ -877,6 +877,14 @@ async fn patch_errors_use_the_pds_wording() {
             "Invalid update with error - no 'address' resources with object id '123456'",
         ),
         (
+            json!({"patches": [
+                {"op": "replace", "path": "/name/0/id", "value": "123"},
+                {"op": "replace", "path": "/name/0/given",
+                 "value": ["One", "Two", "Three", "Four", "Five", "six"]}]}),
+            400,
+            "Too many values submitted - ['One', 'Two', 'Three', 'Four', 'Five', 'six'] in field 'name/0/given'",
+        ),
+        (
             json!({"patches": [{"op": {"code": "xx"}, "path": "/gender"}]}),
             400,
             "Invalid value - '{'code': 'xx'}' in field '0/op'",
