@@ -9,8 +9,8 @@ use serde_json::Value;
 
 use super::parse::{self, ParseError};
 use super::urls::EXT_COMMUNICATION;
-use crate::domain::{Patient, python};
 use crate::domain::patch::{self, Editor, Op, PatchError};
+use crate::domain::{Patient, python};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
 /// its read-only elements as stored. Fails with a [`PatchError`] (the
@@ -30,19 +30,19 @@ where
     let patched = patch::apply(&current, ops, &mut new_id)?;
     keeps_interpreter(&current, &patched)?;
     let touched = patch::touched(&current, ops);
-    let mut after = match parse::patient(&patched, before.nhs_number, before.version, before.security)
-    {
-        Ok(after) => after,
-        // PDS shows the values of a list that is too long.
-        Err(ParseError::TooManyValues { field }) => {
-            let values = patched
-                .pointer(&format!("/{field}"))
-                .map(python::repr)
-                .unwrap_or_default();
-            return Err(PatchError::TooManyValues { field, values }.into());
-        }
-        Err(other) => return Err(other.into()),
-    };
+    let mut after =
+        match parse::patient(&patched, before.nhs_number, before.version, before.security) {
+            Ok(after) => after,
+            // PDS shows the values of a list that is too long.
+            Err(ParseError::TooManyValues { field }) => {
+                let values = patched
+                    .pointer(&format!("/{field}"))
+                    .map(python::repr)
+                    .unwrap_or_default();
+                return Err(PatchError::TooManyValues { field, values }.into());
+            }
+            Err(other) => return Err(other.into()),
+        };
     after.version = before.version + 1;
     // Read-only elements come from the store, not from what was sent (the
     // renderer shows confidential removal reasons as ORR, for instance).
@@ -77,9 +77,9 @@ fn keeps_interpreter(current: &Value, patched: &Value) -> Result<(), PatchError>
             ext.get("extension")
                 .and_then(Value::as_array)
                 .is_some_and(|parts| {
-                    parts
-                        .iter()
-                        .any(|p| p.get("url").and_then(Value::as_str) == Some("interpreterRequired"))
+                    parts.iter().any(|p| {
+                        p.get("url").and_then(Value::as_str) == Some("interpreterRequired")
+                    })
                 })
         })
     };
@@ -116,8 +116,10 @@ mod tests {
 
     #[test]
     fn the_interpreter_flag_cannot_be_blanked() {
-        let before = record(json!([language(), {"url": "interpreterRequired", "valueBoolean": true}]));
-        let flipped = record(json!([language(), {"url": "interpreterRequired", "valueBoolean": false}]));
+        let before =
+            record(json!([language(), {"url": "interpreterRequired", "valueBoolean": true}]));
+        let flipped =
+            record(json!([language(), {"url": "interpreterRequired", "valueBoolean": false}]));
         assert_eq!(keeps_interpreter(&before, &flipped), Ok(()));
         let refused = Err(PatchError::Invalid(
             "interpreterRequired cannot be removed".into(),

@@ -895,7 +895,11 @@ async fn patch_errors_use_the_pds_wording() {
             "Invalid value - 'True' in field 'multipleBirthInteger'",
         ),
     ];
-    assert!(record(&app, "9000000009").await["name"][0].get("suffix").is_none());
+    assert!(
+        record(&app, "9000000009").await["name"][0]
+            .get("suffix")
+            .is_none()
+    );
     for (body, status, diagnostics) in cases {
         let (got, _, answer) = patch(
             &app,

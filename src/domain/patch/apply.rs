@@ -438,9 +438,7 @@ impl Run {
         let (member, holder) = parents.split_last()?;
         let index = parse_index(last).is_ok();
         match resolve(&self.doc, holder) {
-            Some(Value::Object(map)) if index && !map.contains_key(member) => {
-                Some(member.clone())
-            }
+            Some(Value::Object(map)) if index && !map.contains_key(member) => Some(member.clone()),
             _ => None,
         }
     }
@@ -1110,7 +1108,9 @@ mod tests {
              is not equal to tested value {'id': '124', 'use': 'old'} (<class 'dict'>)"
         );
         assert_eq!(
-            err(json!([{"op": "test", "path": "/extension/1/valueAddress", "value": {"city": "Leeds", "x": true, "n": null}}])),
+            err(
+                json!([{"op": "test", "path": "/extension/1/valueAddress", "value": {"city": "Leeds", "x": true, "n": null}}])
+            ),
             "Invalid patch - {'city': 'Manchester'} (<class 'dict'>) is not equal to tested value \
              {'city': 'Leeds', 'n': None, 'x': True} (<class 'dict'>)"
         );
@@ -1201,7 +1201,10 @@ mod tests {
         )
         .unwrap();
         assert_eq!(out["extension"][2]["extension"][1]["valueBoolean"], false);
-        assert_eq!(out["extension"][2]["extension"][0], doc["extension"][2]["extension"][0]);
+        assert_eq!(
+            out["extension"][2]["extension"][0],
+            doc["extension"][2]["extension"][0]
+        );
         let flag = json!({"url": "interpreterRequired", "valueBoolean": false});
         let out = run(
             &doc,
@@ -1210,7 +1213,13 @@ mod tests {
         .unwrap();
         assert_eq!(out["extension"][2]["extension"][1], flag);
         assert_eq!(
-            touched(&doc, &parse_ops(&json!([{"op": "replace", "path": "/extension/2/extension/1", "value": flag}])).unwrap()),
+            touched(
+                &doc,
+                &parse_ops(
+                    &json!([{"op": "replace", "path": "/extension/2/extension/1", "value": flag}])
+                )
+                .unwrap()
+            ),
             [format!("extension:{COMMUNICATION}")]
         );
         // Other parts of an extension still need its url first.
@@ -1239,12 +1248,21 @@ mod tests {
             json!({"op": "test", "path": "/extension/2/extension/1", "value": {"valueBoolean": true, "url": "interpreterRequired"}}),
             json!({"op": "test", "path": "/extension/2/url", "value": COMMUNICATION}),
         ] {
-            let out = run(&doc, json!([tested, {"op": "remove", "path": "/extension/2/extension/1"}]))
-                .unwrap();
-            assert_eq!(out["extension"][2]["extension"].as_array().unwrap().len(), 1);
+            let out = run(
+                &doc,
+                json!([tested, {"op": "remove", "path": "/extension/2/extension/1"}]),
+            )
+            .unwrap();
+            assert_eq!(
+                out["extension"][2]["extension"].as_array().unwrap().len(),
+                1
+            );
         }
         assert_eq!(
-            invalid_text(&doc, json!([{"op": "remove", "path": "/extension/2/extension/1"}])),
+            invalid_text(
+                &doc,
+                json!([{"op": "remove", "path": "/extension/2/extension/1"}])
+            ),
             "removal '/extension/2/extension/1' is not immediately preceded by equivalent test - instead it is the first item"
         );
     }

@@ -259,10 +259,7 @@ mod tests {
     #[test]
     fn an_item_that_is_not_an_object_is_an_invalid_value() {
         let body = json!({"patches": ["remove /gender"]});
-        assert_eq!(
-            parse_ops(&body),
-            Err(value_error("0", "remove /gender"))
-        );
+        assert_eq!(parse_ops(&body), Err(value_error("0", "remove /gender")));
     }
 
     #[test]
