@@ -27,16 +27,18 @@ use crate::store::audit::{self, AuditEvent};
 use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
 
-/// `W/"3"` → 3.
-fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
+/// `W/"3"` → 3. Any run of digits is a well-formed version, as in PDS:
+/// `W/"0"`, or one too large for any record, is a version no record has,
+/// so a mismatch (409), not an invalid value.
+fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
     let value = headers
         .get(header::IF_MATCH)
         .ok_or(ApiError::PreconditionFailed)?;
     let text = value.to_str().unwrap_or_default().trim();
     text.strip_prefix("W/\"")
         .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|digits| digits.parse::<i32>().ok())
-        .filter(|v| *v > 0)
+        .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+        .map(|digits| digits.parse::<i64>().unwrap_or(i64::MAX))
         .ok_or_else(|| ApiError::InvalidValue {
             field: "If-Match".into(),
             value: text.to_owned(),
@@ -70,7 +72,7 @@ struct Work {
     nhs_number: NhsNumber,
     request_id: Uuid,
     hash: Vec<u8>,
-    expected: i32,
+    expected: i64,
     editor: Editor,
     /// What the editor sees of restricted records (a patient: their own
     /// record in full).
@@ -112,7 +114,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
             "Update Failed - NHS No. supplied has been superseded in a merge".into(),
         ));
     }
-    if row.version != work.expected {
+    if i64::from(row.version) != work.expected {
         return Err(ApiError::VersionMismatch);
     }
     let before = row.clone().into_patient()?;

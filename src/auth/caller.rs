@@ -26,11 +26,13 @@ impl Mode {
         }
     }
 
-    /// The access-token wording PDS uses in 403 displays.
+    /// The access-token wording PDS uses in 403 displays (`Cannot update
+    /// resource with privileged-application-restricted access token`).
     pub fn token_kind(self) -> &'static str {
         match self {
             Self::HealthcareWorker => "user-restricted",
-            Self::Application | Self::PrivilegedApplication => "application-restricted",
+            Self::Application => "application-restricted",
+            Self::PrivilegedApplication => "privileged-application-restricted",
             Self::Patient => "patient-access",
         }
     }

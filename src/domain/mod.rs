@@ -5,6 +5,7 @@ pub mod former;
 mod nhs_number;
 pub mod patch;
 pub mod patient;
+pub mod python;
 pub mod related;
 pub mod search;
 

@@ -5,10 +5,12 @@
 use std::collections::HashSet;
 
 use chrono::NaiveDate;
+use serde_json::Value;
 
 use super::parse::{self, ParseError};
+use super::urls::EXT_COMMUNICATION;
 use crate::domain::patch::{self, Editor, Op, PatchError};
-use crate::domain::{Patient, former};
+use crate::domain::{Patient, former, python};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
 /// its read-only elements as stored. Fails with a [`PatchError`] (the
@@ -26,8 +28,21 @@ where
     let current = super::patient::render(before);
     let mut new_id = patch::item_ids(used_ids(before));
     let patched = patch::apply(&current, ops, &mut new_id)?;
+    keeps_interpreter(&current, &patched)?;
     let touched = patch::touched(&current, ops);
-    let mut after = parse::patient(&patched, before.nhs_number, before.version, before.security)?;
+    let mut after =
+        match parse::patient(&patched, before.nhs_number, before.version, before.security) {
+            Ok(after) => after,
+            // PDS shows the values of a list that is too long.
+            Err(ParseError::TooManyValues { field }) => {
+                let values = patched
+                    .pointer(&format!("/{field}"))
+                    .map(python::repr)
+                    .unwrap_or_default();
+                return Err(PatchError::TooManyValues { field, values }.into());
+            }
+            Err(other) => return Err(other.into()),
+        };
     after.version = before.version + 1;
     // Read-only elements come from the store, not from what was sent (the
     // renderer shows confidential removal reasons as ORR, for instance).
@@ -52,4 +67,77 @@ fn used_ids(patient: &Patient) -> HashSet<String> {
         .chain(d.telecoms.iter().map(|t| t.id.clone()))
         .chain(d.contacts.iter().map(|c| c.id.clone()))
         .collect()
+}
+
+/// PDS refuses a patch that leaves the communication extension without its
+/// `interpreterRequired` part (a blanked url, the part removed or replaced
+/// by another): `interpreterRequired cannot be removed`. Removing the whole
+/// extension is allowed.
+fn keeps_interpreter(current: &Value, patched: &Value) -> Result<(), PatchError> {
+    let has_flag = |doc: &Value| {
+        communication(doc).map(|ext| {
+            ext.get("extension")
+                .and_then(Value::as_array)
+                .is_some_and(|parts| {
+                    parts.iter().any(|p| {
+                        p.get("url").and_then(Value::as_str) == Some("interpreterRequired")
+                    })
+                })
+        })
+    };
+    match (has_flag(current), has_flag(patched)) {
+        (Some(true), Some(false)) => Err(PatchError::Invalid(
+            "interpreterRequired cannot be removed".into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The record's communication extension, if it has one.
+fn communication(doc: &Value) -> Option<&Value> {
+    doc.get("extension")?
+        .as_array()?
+        .iter()
+        .find(|e| e.get("url").and_then(Value::as_str) == Some(EXT_COMMUNICATION))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn record(parts: Value) -> Value {
+        json!({"extension": [
+            {"url": super::super::urls::EXT_BIRTH_PLACE, "valueAddress": {"city": "Leeds"}},
+            {"url": EXT_COMMUNICATION, "extension": parts}]})
+    }
+
+    fn language() -> Value {
+        json!({"url": "language", "valueCodeableConcept": {"coding": [{"code": "fr"}]}})
+    }
+
+    #[test]
+    fn the_interpreter_flag_cannot_be_blanked() {
+        let before =
+            record(json!([language(), {"url": "interpreterRequired", "valueBoolean": true}]));
+        let flipped =
+            record(json!([language(), {"url": "interpreterRequired", "valueBoolean": false}]));
+        assert_eq!(keeps_interpreter(&before, &flipped), Ok(()));
+        let refused = Err(PatchError::Invalid(
+            "interpreterRequired cannot be removed".into(),
+        ));
+        for after in [
+            record(json!([language(), {"url": " ", "valueBoolean": false}])),
+            record(json!([language()])),
+            record(json!([])),
+        ] {
+            assert_eq!(keeps_interpreter(&before, &after), refused, "{after}");
+        }
+        // The whole extension may go, and a record without the flag may
+        // stay without it.
+        let gone = json!({"extension": [before["extension"][0].clone()]});
+        assert_eq!(keeps_interpreter(&before, &gone), Ok(()));
+        let without = record(json!([language()]));
+        assert_eq!(keeps_interpreter(&without, &without), Ok(()));
+    }
 }

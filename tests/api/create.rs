@@ -421,7 +421,10 @@ async fn only_healthcare_workers_who_may_create_can() {
     let before = patients(&app);
     for (who, t) in [
         ("application-restricted", token(Persona::App)),
-        ("application-restricted", token(Persona::PrivilegedApp)),
+        (
+            "privileged-application-restricted",
+            token(Persona::PrivilegedApp),
+        ),
         ("patient-access", patient_token("9000000017")),
     ] {
         let (status, _, body) = post(&app, &jane_edwards(), &t, &rid()).await;

@@ -632,3 +632,344 @@ async fn an_old_name_added_by_patch_is_found_by_history_search_and_survives_othe
     let still = app.get(history_search).await.json::<Value>().await.unwrap();
     assert_eq!(still["entry"][0]["resource"]["id"], "9000000009");
 }
+
+const COMMUNICATION: &str =
+    "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication";
+
+async fn record(app: &TestApp, number: &str) -> Value {
+    app.get(&format!("/Patient/{number}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// Where the interpreter flag of the communication extension is:
+/// `/extension/N/extension/M`, as a PDS client finds it.
+fn interpreter_path(patient: &Value) -> String {
+    let extensions = patient["extension"].as_array().unwrap();
+    let n = extensions
+        .iter()
+        .position(|e| e["url"] == COMMUNICATION)
+        .expect("9000000009 has the communication extension");
+    let m = extensions[n]["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["url"] == "interpreterRequired")
+        .expect("with an interpreter flag");
+    format!("/extension/{n}/extension/{m}")
+}
+
+#[tokio::test]
+async fn the_interpreter_flag_is_replaced_by_index_as_pds_accepts() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let before = record(&app, "9000000009").await;
+    let path = interpreter_path(&before);
+    let n: usize = path.split('/').nth(2).unwrap().parse().unwrap();
+    assert_eq!(before["extension"][n]["extension"][1]["valueBoolean"], true);
+
+    // The value alone, by index, with no test of the extension's url.
+    let flag = json!({"patches": [
+        {"op": "replace", "path": format!("{path}/valueBoolean"), "value": false}]});
+    let (status, etag, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &flag,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(etag.as_deref(), Some("W/\"3\""));
+    assert_eq!(body["meta"]["versionId"], "3");
+    let communication = &body["extension"][n];
+    assert_eq!(communication["url"], COMMUNICATION);
+    assert_eq!(
+        communication["extension"],
+        json!([before["extension"][n]["extension"][0], {"url": "interpreterRequired", "valueBoolean": false}])
+    );
+    // Nothing else moved.
+    let mut expected = before.clone();
+    expected["extension"][n] = communication.clone();
+    expected["meta"]["versionId"] = json!("3");
+    assert_eq!(body, expected);
+
+    // The whole sub-extension, as PDS's own test sends it.
+    let part = json!({"patches": [{"op": "replace", "path": path,
+        "value": {"url": "interpreterRequired", "valueBoolean": true}}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"3\""),
+        &part,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["extension"][n]["extension"][1]["valueBoolean"], true);
+    assert_eq!(record(&app, "9000000009").await["meta"]["versionId"], "4");
+}
+
+#[tokio::test]
+async fn the_interpreter_flag_cannot_be_blanked() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let path = interpreter_path(&record(&app, "9000000009").await);
+    // PDS's test: the sub-extension sent with a blank url.
+    let blank = json!({"patches": [{"op": "replace", "path": path,
+        "value": {"url": " ", "valueBoolean": false}}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &blank,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(spine_code(&body), "INVALID_UPDATE");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - interpreterRequired cannot be removed"
+    );
+    // Removing it (after a test, as every list removal) is refused too.
+    let removal = json!({"patches": [
+        {"op": "test", "path": format!("{path}/url"), "value": "interpreterRequired"},
+        {"op": "remove", "path": path}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &removal,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - interpreterRequired cannot be removed"
+    );
+    assert_eq!(record(&app, "9000000009").await["meta"]["versionId"], "2");
+}
+
+#[tokio::test]
+async fn a_test_ignores_member_order_and_takes_an_absent_list_as_empty() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let before = record(&app, "9000000009").await;
+    let telecom = before["telecom"][0].as_object().unwrap().clone();
+    assert!(telecom.get("extension").is_none(), "{telecom:?}");
+    // The members in reverse order, and a list the record does not show
+    // sent empty.
+    let mut tested: Vec<(String, Value)> = telecom.into_iter().rev().collect();
+    tested.push(("extension".into(), json!([])));
+    let tested_text = format!(
+        "{{{}}}",
+        tested
+            .iter()
+            .map(|(k, v)| format!("{}:{v}", Value::from(k.as_str())))
+            .collect::<Vec<_>>()
+            .join(",")
+    );
+    let body_text = format!(
+        r#"{{"patches":[{{"op":"test","path":"/telecom/0","value":{tested_text}}},{{"op":"replace","path":"/gender","value":"male"}}]}}"#
+    );
+    let response = app
+        .client
+        .request(Method::PATCH, app.url("/Patient/9000000009"))
+        .bearer_auth(&clin)
+        .header("X-Request-ID", rid())
+        .header("If-Match", "W/\"2\"")
+        .header("Content-Type", "application/json-patch+json")
+        .body(body_text)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["gender"], "male");
+    assert_eq!(body["meta"]["versionId"], "3");
+
+    // A value that differs fails, each side shown as Python shows it.
+    let wrong = json!({"patches": [
+        {"op": "test", "path": "/telecom/0/system", "value": "email"},
+        {"op": "replace", "path": "/gender", "value": "female"}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"3\""),
+        &wrong,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Invalid update with error - Invalid patch - phone (<class 'str'>) is not equal to tested value email (<class 'str'>)"
+    );
+    let wrong = json!({"patches": [
+        {"op": "test", "path": "/telecom/0/period", "value": {"start": "1999-01-01"}},
+        {"op": "replace", "path": "/gender", "value": "female"}]});
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"3\""),
+        &wrong,
+        &clin,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 400);
+    let text = body["issue"][0]["diagnostics"].as_str().unwrap();
+    assert!(
+        text.starts_with("Invalid update with error - Invalid patch - {'end': '")
+            && text.ends_with(
+                "(<class 'dict'>) is not equal to tested value {'start': '1999-01-01'} (<class 'dict'>)"
+            ),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn patch_errors_use_the_pds_wording() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    let cases = [
+        // PDS's removeErrors test: a suffix the name does not have.
+        (
+            json!({"patches": [
+                {"op": "test", "path": "/name/0/id", "value": "123"},
+                {"op": "remove", "path": "/name/0/suffix/0"}]}),
+            400,
+            "Invalid update with error - Invalid patch - can't remove non-existent object '0'",
+        ),
+        (
+            json!({"patches": [
+                {"op": "replace", "path": "/address/0/id", "value": "456"},
+                {"op": "replace", "path": "/address/0/text", "value": "Second Home"}]}),
+            400,
+            "Invalid update with error - Invalid patch - can't replace non-existent object 'text'",
+        ),
+        (
+            json!({"patches": [
+                {"op": "test", "path": "/name/1/id", "value": "123456"},
+                {"op": "remove", "path": "/name/1"}]}),
+            400,
+            "Invalid update with error - Invalid patch - index '1' is out of bounds",
+        ),
+        (
+            json!({"patches": [{"op": "remove", "path": "/name/1"}]}),
+            400,
+            "Invalid update with error - removal '/name/1' is not immediately preceded by equivalent test - instead it is the first item",
+        ),
+        (
+            json!({"patches": [
+                {"op": "replace", "path": "/address/0/id", "value": "123456"},
+                {"op": "replace", "path": "/address/0/postalCode", "value": "LS1 4BU"}]}),
+            400,
+            "Invalid update with error - no 'address' resources with object id '123456'",
+        ),
+        (
+            json!({"patches": [
+                {"op": "replace", "path": "/name/0/id", "value": "123"},
+                {"op": "replace", "path": "/name/0/given",
+                 "value": ["One", "Two", "Three", "Four", "Five", "six"]}]}),
+            400,
+            "Too many values submitted - ['One', 'Two', 'Three', 'Four', 'Five', 'six'] in field 'name/0/given'",
+        ),
+        (
+            json!({"patches": [{"op": {"code": "xx"}, "path": "/gender"}]}),
+            400,
+            "Invalid value - '{'code': 'xx'}' in field '0/op'",
+        ),
+        (
+            json!({"patches": [{"op": "replace", "path": "/multipleBirthInteger", "value": true}]}),
+            400,
+            "Invalid value - 'True' in field 'multipleBirthInteger'",
+        ),
+    ];
+    assert!(
+        record(&app, "9000000009").await["name"][0]
+            .get("suffix")
+            .is_none()
+    );
+    for (body, status, diagnostics) in cases {
+        let (got, _, answer) = patch(
+            &app,
+            "/Patient/9000000009",
+            Some("W/\"2\""),
+            &body,
+            &clin,
+            &rid(),
+        )
+        .await;
+        assert_eq!(got, status, "{body} -> {answer}");
+        assert_eq!(answer["issue"][0]["diagnostics"], diagnostics, "{body}");
+    }
+    assert_eq!(record(&app, "9000000009").await["meta"]["versionId"], "2");
+}
+
+#[tokio::test]
+async fn version_zero_is_a_mismatch_not_an_invalid_value() {
+    let app = TestApp::spawn().await;
+    let clin = token(Persona::Clinician);
+    for if_match in ["W/\"0\"", "W/\"99999999999999999999\""] {
+        let (status, _, body) = patch(
+            &app,
+            "/Patient/9000000009",
+            Some(if_match),
+            &gender("male"),
+            &clin,
+            &rid(),
+        )
+        .await;
+        assert_eq!(status, 409, "{if_match}: {body}");
+        assert_eq!(spine_code(&body), "RESOURCE_VERSION_MISMATCH");
+        assert!(body["issue"][0].get("diagnostics").is_none());
+    }
+    for malformed in ["W/\"-1\"", "W/\"\"", "\"2\"", "W/\"2a\""] {
+        let (status, _, body) = patch(
+            &app,
+            "/Patient/9000000009",
+            Some(malformed),
+            &gender("male"),
+            &clin,
+            &rid(),
+        )
+        .await;
+        assert_eq!(status, 400, "{malformed}: {body}");
+        assert_eq!(spine_code(&body), "INVALID_VALUE");
+    }
+    assert_eq!(record(&app, "9000000009").await["meta"]["versionId"], "2");
+}
+
+#[tokio::test]
+async fn privileged_applications_are_named_as_such() {
+    let app = TestApp::spawn().await;
+    let (status, _, body) = patch(
+        &app,
+        "/Patient/9000000009",
+        Some("W/\"2\""),
+        &gender("male"),
+        &token(Persona::PrivilegedApp),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403);
+    assert_eq!(spine_code(&body), "INVALID_METHOD");
+    assert_eq!(
+        body["issue"][0]["details"]["coding"][0]["display"],
+        "Cannot update resource with privileged-application-restricted access token"
+    );
+    assert_eq!(
+        body["issue"][0]["diagnostics"],
+        "Your app has insufficient permissions to use this method. Please contact support."
+    );
+}

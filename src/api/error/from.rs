@@ -65,6 +65,7 @@ impl From<PatchError> for ApiError {
             PatchError::InvalidValue { field, value } => Self::InvalidValue { field, value },
             PatchError::Invalid(reason) => Self::InvalidUpdate(reason),
             PatchError::Forbidden(reason) => Self::ForbiddenUpdate(reason),
+            PatchError::TooManyValues { field, values } => Self::TooManyItems { field, values },
         }
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use super::ops::{Op, OpKind, pointer_tokens};
 use super::{PatchError, forbidden, invalid};
+use crate::domain::python;
 
 /// Top-level lists, whose items carry an `id` (extensions: a `url`).
 const LISTS: &[&str] = &[
@@ -328,6 +329,12 @@ impl Run {
         if op.op == OpKind::Remove && self.removes_list_content(t) {
             require_test(op, t, previous)?;
         }
+        if in_sub_extension(t) {
+            // PDS documents (and accepts) `/extension/0/extension/1` for a
+            // sub-extension of communication or contact preference, by
+            // index alone: the extension's url need not be named first.
+            return self.pointer_op(op, t);
+        }
         match current {
             Some(key) if self.is_identified(root, &key) => self.pointer_op(op, t),
             _ => Err(no_key(root, index)),
@@ -344,8 +351,23 @@ impl Run {
     /// The plain JSON Patch operation at `t`.
     fn pointer_op(&mut self, op: &Op, t: &[String]) -> Result<(), PatchError> {
         let (last, parents) = t.split_last().expect("paths are never empty");
-        let parent = walk_mut(&mut self.doc, parents)?;
         let value = || op.value.clone().unwrap_or(Value::Null);
+        if let Some(member) = self.absent_list(parents, last) {
+            return match op.op {
+                OpKind::Remove => Err(cannot_remove(last)),
+                OpKind::Add if last == "0" => {
+                    let holder = walk_mut(&mut self.doc, &parents[..parents.len() - 1])?;
+                    if let Value::Object(map) = holder {
+                        map.insert(member, Value::Array(vec![value()]));
+                    }
+                    Ok(())
+                }
+                OpKind::Add => Err(insert_outside()),
+                OpKind::Replace => Err(replace_outside()),
+                OpKind::Test => Err(out_of_bounds(last)),
+            };
+        }
+        let parent = walk_mut(&mut self.doc, parents)?;
         match (op.op, parent) {
             (OpKind::Add, Value::Object(map)) => {
                 map.insert(last.clone(), value());
@@ -353,7 +375,7 @@ impl Run {
             (OpKind::Add, Value::Array(items)) => {
                 let i = parse_index(last)?;
                 if i > items.len() {
-                    return Err(out_of_bounds(last));
+                    return Err(insert_outside());
                 }
                 items.insert(i, value());
             }
@@ -369,7 +391,7 @@ impl Run {
                 let i = parse_index(last)?;
                 match items.get_mut(i) {
                     Some(slot) => *slot = value(),
-                    None => return Err(out_of_bounds(last)),
+                    None => return Err(replace_outside()),
                 }
             }
             (OpKind::Remove, Value::Object(map)) => {
@@ -385,21 +407,40 @@ impl Run {
                 items.remove(i);
             }
             (OpKind::Test, parent @ (Value::Object(_) | Value::Array(_))) => {
-                let found = step(parent, last)?;
                 let expected = value();
+                let absent = matches!(parent, Value::Object(map) if !map.contains_key(last));
+                if absent && is_empty_list(&expected) {
+                    // PDS holds an absent list as an empty one.
+                    return Ok(());
+                }
+                let found = step(parent, last)?;
                 if !json_eq(found, &expected) {
                     return Err(invalid(format!(
                         "Invalid patch - {} ({}) is not equal to tested value {} ({})",
-                        found,
+                        python::str(found),
                         py_type(found),
-                        expected,
+                        python::str(&expected),
                         py_type(&expected)
                     )));
                 }
             }
-            (_, _) => return Err(not_container(last)),
+            (_, here) => return Err(not_container(here, last)),
         }
         Ok(())
+    }
+
+    /// When `parents` ends in a member that an existing object lacks and
+    /// `last` is a list index, that member: PDS holds a list the record
+    /// does not show as an empty one, so `/name/0/suffix/0` of a name
+    /// without suffixes is an index into an empty list, not a missing
+    /// member.
+    fn absent_list(&self, parents: &[String], last: &str) -> Option<String> {
+        let (member, holder) = parents.split_last()?;
+        let index = parse_index(last).is_ok();
+        match resolve(&self.doc, holder) {
+            Some(Value::Object(map)) if index && !map.contains_key(member) => Some(member.clone()),
+            _ => None,
+        }
     }
 
     fn list(&self, root: &str) -> &[Value] {
@@ -459,11 +500,22 @@ impl Run {
     }
 }
 
+/// Whether `t` is inside the `extension` list of a top-level extension
+/// (`/extension/4/extension/1`, `/extension/4/extension/1/valueBoolean`).
+fn in_sub_extension(t: &[String]) -> bool {
+    t.len() >= 4 && t[0] == "extension" && t[2] == "extension"
+}
+
 /// A removal must come straight after a `test` of the removed element, of
-/// the list item it belongs to, or of that item's `id`/`url`.
+/// the list item it belongs to, or of that item's `id`/`url` (inside an
+/// extension, also of the sub-extension or its `url`).
 fn require_test(op: &Op, t: &[String], previous: Option<&Op>) -> Result<(), PatchError> {
     let accepted = |tested: &[String]| {
-        let bases: &[&[String]] = if t.len() > 2 { &[t, &t[..2]] } else { &[t] };
+        let bases: &[&[String]] = match t.len() {
+            0..=2 => &[t],
+            _ if in_sub_extension(t) => &[t, &t[..4], &t[..2]],
+            _ => &[t, &t[..2]],
+        };
         bases.iter().any(|base| {
             tested == *base
                 || (tested.len() == base.len() + 1
@@ -507,7 +559,7 @@ fn step<'v>(here: &'v Value, token: &str) -> Result<&'v Value, PatchError> {
         Value::Array(items) => items
             .get(parse_index(token)?)
             .ok_or_else(|| out_of_bounds(token)),
-        _ => Err(not_container(token)),
+        _ => Err(not_container(here, token)),
     }
 }
 
@@ -520,7 +572,7 @@ fn walk_mut<'v>(doc: &'v mut Value, tokens: &[String]) -> Result<&'v mut Value, 
                 let i = parse_index(token)?;
                 items.get_mut(i).ok_or_else(|| out_of_bounds(token))?
             }
-            _ => return Err(not_container(token)),
+            other => return Err(not_container(other, token)),
         };
     }
     Ok(here)
@@ -544,10 +596,21 @@ fn json_eq(a: &Value, b: &Value) -> bool {
     }
 }
 
+/// Objects are equal whatever the order of their members, and a member
+/// that is an empty list equals one that is absent (PDS holds lists the
+/// record does not show as empty ones, and a client may send `[]`).
 fn objects_eq(x: &Map<String, Value>, y: &Map<String, Value>) -> bool {
-    x.len() == y.len()
-        && x.iter()
-            .all(|(k, v)| y.get(k).is_some_and(|w| json_eq(v, w)))
+    let covered = |x: &Map<String, Value>, y: &Map<String, Value>| {
+        x.iter().all(|(k, v)| match y.get(k) {
+            Some(w) => json_eq(v, w),
+            None => is_empty_list(v),
+        })
+    };
+    covered(x, y) && covered(y, x)
+}
+
+fn is_empty_list(v: &Value) -> bool {
+    matches!(v, Value::Array(items) if items.is_empty())
 }
 
 /// The Python type python-jsonpatch names in a failed test.
@@ -577,10 +640,32 @@ fn cannot_remove(token: &str) -> PatchError {
     ))
 }
 
-fn not_container(token: &str) -> PatchError {
-    invalid(format!(
-        "Invalid patch - can't reach '{token}' inside a value that is not an object or a list"
-    ))
+/// Stepping by `token` into `here`, which is not an object or a list, as
+/// python-jsonpointer words it: a string is a sequence to Python (so a
+/// name is not a valid index into it); other scalars cannot be indexed.
+fn not_container(here: &Value, token: &str) -> PatchError {
+    match here {
+        Value::String(_) if parse_index(token).is_err() => invalid(format!(
+            "Invalid patch - '{token}' is not a valid sequence index"
+        )),
+        Value::String(_) => invalid(format!(
+            "Invalid patch - can't reach '{token}' inside a text value"
+        )),
+        other => invalid(format!(
+            "Invalid patch - Document '{}' does not support indexing, must be mapping/sequence or support __getitem__",
+            py_type(other)
+        )),
+    }
+}
+
+/// python-jsonpatch: an `add` at an index past the end of a list.
+fn insert_outside() -> PatchError {
+    invalid("Invalid patch - can't insert outside of list")
+}
+
+/// python-jsonpatch: a `replace` at an index past the end of a list.
+fn replace_outside() -> PatchError {
+    invalid("Invalid patch - can't replace outside of list")
 }
 
 fn not_an_object(root: &str) -> PatchError {
@@ -602,10 +687,7 @@ fn no_key(root: &str, index: usize) -> PatchError {
 }
 
 fn wrong_key(root: &str, sent: &Value) -> PatchError {
-    let sent = match sent {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let sent = python::str(sent);
     if root == "extension" {
         invalid(format!("no 'extension' resources with url '{sent}'"))
     } else {
@@ -622,6 +704,8 @@ mod tests {
     const PHARMACY: &str =
         "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy";
     const BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patient-birthPlace";
+    const COMMUNICATION: &str =
+        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NHSCommunication";
 
     fn record() -> Value {
         json!({
@@ -1007,26 +1091,179 @@ mod tests {
     fn a_failed_test_reports_both_values() {
         assert_eq!(
             err(json!([{"op": "test", "path": "/gender", "value": "male"}])),
-            "Invalid patch - \"female\" (<class 'str'>) is not equal to tested value \"male\" (<class 'str'>)"
+            "Invalid patch - female (<class 'str'>) is not equal to tested value male (<class 'str'>)"
         );
         assert_eq!(
             err(json!([{"op": "test", "path": "/name/0/id", "value": "999"}])),
-            "Invalid patch - \"123\" (<class 'str'>) is not equal to tested value \"999\" (<class 'str'>)"
+            "Invalid patch - 123 (<class 'str'>) is not equal to tested value 999 (<class 'str'>)"
         );
         let text = err(json!([
             {"op": "test", "path": "/name/1", "value": {"id": "124", "use": "old"}},
             {"op": "remove", "path": "/name/1"},
         ]));
-        assert!(text.starts_with("Invalid patch - {"), "{text}");
-        assert!(
-            text.ends_with("(<class 'dict'>) is not equal to tested value {\"id\":\"124\",\"use\":\"old\"} (<class 'dict'>)"),
-            "{text}"
+        // Dicts as Python prints them (PDS shows e.g. `'valueBoolean': True`).
+        assert_eq!(
+            text,
+            "Invalid patch - {'family': 'Jones', 'given': ['Janey'], 'id': '124', 'suffix': [], 'use': 'old'} (<class 'dict'>) \
+             is not equal to tested value {'id': '124', 'use': 'old'} (<class 'dict'>)"
+        );
+        assert_eq!(
+            err(
+                json!([{"op": "test", "path": "/extension/1/valueAddress", "value": {"city": "Leeds", "x": true, "n": null}}])
+            ),
+            "Invalid patch - {'city': 'Manchester'} (<class 'dict'>) is not equal to tested value \
+             {'city': 'Leeds', 'n': None, 'x': True} (<class 'dict'>)"
         );
         // Numbers compare as numbers.
         ok(json!([{"op": "test", "path": "/multipleBirthInteger", "value": 1.0}]));
         assert_eq!(
             err(json!([{"op": "test", "path": "/deceasedDateTime", "value": "2010-10-22"}])),
             "Invalid patch - member 'deceasedDateTime' not found"
+        );
+    }
+
+    #[test]
+    fn a_test_ignores_member_order_and_takes_an_absent_list_as_empty() {
+        // `address/1` has no `line`, `name/1` an empty `suffix`.
+        ok(json!([
+            {"op": "test", "path": "/address/1", "value": {
+                "postalCode": "LS2 7UE", "line": [], "use": "work", "id": "457"}},
+            {"op": "remove", "path": "/address/1"},
+        ]));
+        ok(json!([{"op": "test", "path": "/name/1", "value": {
+            "use": "old", "id": "124", "given": ["Janey"], "family": "Jones"}}]));
+        ok(json!([{"op": "test", "path": "/address/1/line", "value": []}]));
+        ok(json!([{"op": "test", "path": "/name/1/suffix", "value": []}]));
+        assert_eq!(
+            err(json!([{"op": "test", "path": "/address/1/line", "value": ["1 Park Row"]}])),
+            "Invalid patch - member 'line' not found"
+        );
+        assert_eq!(
+            err(json!([{"op": "test", "path": "/address/1/line/0", "value": "1 Park Row"}])),
+            "Invalid patch - index '0' is out of bounds"
+        );
+        // Not empty is not absent.
+        assert!(
+            err(json!([{"op": "test", "path": "/name/0", "value": {
+                "id": "123", "use": "usual", "given": ["Jane"], "family": "Smith", "prefix": ["Mrs"]}}]))
+            .ends_with("(<class 'dict'>)")
+        );
+    }
+
+    #[test]
+    fn an_absent_sub_list_is_an_empty_one() {
+        assert_eq!(
+            err(json!([
+                {"op": "test", "path": "/address/1/id", "value": "457"},
+                {"op": "remove", "path": "/address/1/line/0"},
+            ])),
+            "Invalid patch - can't remove non-existent object '0'"
+        );
+        let out = ok(json!([
+            {"op": "replace", "path": "/address/1/id", "value": "457"},
+            {"op": "add", "path": "/address/1/line/0", "value": "1 Park Row"},
+        ]));
+        assert_eq!(out["address"][1]["line"], json!(["1 Park Row"]));
+        assert_eq!(
+            err(json!([
+                {"op": "replace", "path": "/address/1/id", "value": "457"},
+                {"op": "add", "path": "/address/1/line/1", "value": "1 Park Row"},
+            ])),
+            "Invalid patch - can't insert outside of list"
+        );
+        assert_eq!(
+            err(json!([
+                {"op": "replace", "path": "/address/1/id", "value": "457"},
+                {"op": "replace", "path": "/address/1/line/0", "value": "1 Park Row"},
+            ])),
+            "Invalid patch - can't replace outside of list"
+        );
+    }
+
+    fn with_communication() -> Value {
+        let mut doc = record();
+        doc["extension"].as_array_mut().unwrap().push(json!({
+            "url": COMMUNICATION,
+            "extension": [
+                {"url": "language", "valueCodeableConcept": {"coding": [{
+                    "system": "https://fhir.hl7.org.uk/CodeSystem/UKCore-HumanLanguage",
+                    "version": "1.0.0", "code": "fr", "display": "French"}]}},
+                {"url": "interpreterRequired", "valueBoolean": true}]}));
+        doc
+    }
+
+    #[test]
+    fn a_sub_extension_is_changed_by_index_without_naming_the_url() {
+        let doc = with_communication();
+        let out = run(
+            &doc,
+            json!([{"op": "replace", "path": "/extension/2/extension/1/valueBoolean", "value": false}]),
+        )
+        .unwrap();
+        assert_eq!(out["extension"][2]["extension"][1]["valueBoolean"], false);
+        assert_eq!(
+            out["extension"][2]["extension"][0],
+            doc["extension"][2]["extension"][0]
+        );
+        let flag = json!({"url": "interpreterRequired", "valueBoolean": false});
+        let out = run(
+            &doc,
+            json!([{"op": "replace", "path": "/extension/2/extension/1", "value": flag}]),
+        )
+        .unwrap();
+        assert_eq!(out["extension"][2]["extension"][1], flag);
+        assert_eq!(
+            touched(
+                &doc,
+                &parse_ops(
+                    &json!([{"op": "replace", "path": "/extension/2/extension/1", "value": flag}])
+                )
+                .unwrap()
+            ),
+            [format!("extension:{COMMUNICATION}")]
+        );
+        // Other parts of an extension still need its url first.
+        assert_eq!(
+            invalid_text(
+                &doc,
+                json!([{"op": "replace", "path": "/extension/1/valueAddress/city", "value": "Leeds"}])
+            ),
+            "no id or url found for path with root /extension/1"
+        );
+        // Out of range, as python-jsonpatch says it.
+        assert_eq!(
+            invalid_text(
+                &doc,
+                json!([{"op": "replace", "path": "/extension/2/extension/5/valueBoolean", "value": false}])
+            ),
+            "Invalid patch - index '5' is out of bounds"
+        );
+    }
+
+    #[test]
+    fn removing_a_sub_extension_follows_a_test_of_it_or_its_extension() {
+        let doc = with_communication();
+        for tested in [
+            json!({"op": "test", "path": "/extension/2/extension/1/url", "value": "interpreterRequired"}),
+            json!({"op": "test", "path": "/extension/2/extension/1", "value": {"valueBoolean": true, "url": "interpreterRequired"}}),
+            json!({"op": "test", "path": "/extension/2/url", "value": COMMUNICATION}),
+        ] {
+            let out = run(
+                &doc,
+                json!([tested, {"op": "remove", "path": "/extension/2/extension/1"}]),
+            )
+            .unwrap();
+            assert_eq!(
+                out["extension"][2]["extension"].as_array().unwrap().len(),
+                1
+            );
+        }
+        assert_eq!(
+            invalid_text(
+                &doc,
+                json!([{"op": "remove", "path": "/extension/2/extension/1"}])
+            ),
+            "removal '/extension/2/extension/1' is not immediately preceded by equivalent test - instead it is the first item"
         );
     }
 
@@ -1072,7 +1309,14 @@ mod tests {
                 {"op": "replace", "path": "/address/0/id", "value": "456"},
                 {"op": "add", "path": "/address/0/line/5", "value": "Leeds"},
             ])),
-            "Invalid patch - index '5' is out of bounds"
+            "Invalid patch - can't insert outside of list"
+        );
+        assert_eq!(
+            err(json!([
+                {"op": "replace", "path": "/address/0/id", "value": "456"},
+                {"op": "replace", "path": "/address/0/line/2", "value": "Leeds"},
+            ])),
+            "Invalid patch - can't replace outside of list"
         );
         assert_eq!(
             err(json!([{"op": "replace", "path": "/deceasedDateTime", "value": "2020-01-01"}])),
@@ -1090,12 +1334,17 @@ mod tests {
             err(json!([{"op": "replace", "path": "/name/01/family", "value": "Doe"}])),
             "Invalid patch - '01' is not a valid sequence index"
         );
-        assert!(
+        // Inside a scalar, as python-jsonpointer says it.
+        assert_eq!(
             err(json!([
                 {"op": "replace", "path": "/address/0/id", "value": "456"},
                 {"op": "add", "path": "/address/0/postalCode/x", "value": "LS1"},
-            ]))
-            .starts_with("Invalid patch - can't reach 'x'")
+            ])),
+            "Invalid patch - 'x' is not a valid sequence index"
+        );
+        assert_eq!(
+            err(json!([{"op": "test", "path": "/multipleBirthInteger/x", "value": 1}])),
+            "Invalid patch - Document '<class 'int'>' does not support indexing, must be mapping/sequence or support __getitem__"
         );
     }
 

@@ -37,6 +37,10 @@ pub enum PatchError {
     /// 403 FORBIDDEN_UPDATE (severity information)
     /// `Forbidden update with error - <text>`.
     Forbidden(String),
+    /// 400 TOO_MANY_VALUES_SUBMITTED `Too many values submitted - <values>
+    /// in field '<field>'`, the values as Python shows them
+    /// (`['One', 'Two', ...]`).
+    TooManyValues { field: String, values: String },
 }
 
 impl PatchError {
@@ -46,6 +50,7 @@ impl PatchError {
             Self::NoPatches | Self::Invalid(_) => "INVALID_UPDATE",
             Self::InvalidValue { .. } => "INVALID_VALUE",
             Self::Forbidden(_) => "FORBIDDEN_UPDATE",
+            Self::TooManyValues { .. } => "TOO_MANY_VALUES_SUBMITTED",
         }
     }
 
@@ -67,6 +72,9 @@ impl PatchError {
                 format!("Invalid value - '{value}' in field '{field}'")
             }
             Self::Invalid(text) | Self::Forbidden(text) => text.clone(),
+            Self::TooManyValues { field, values } => {
+                format!("Too many values submitted - {values} in field '{field}'")
+            }
         }
     }
 
@@ -77,7 +85,7 @@ impl PatchError {
                 format!("Invalid update with error - {}", self.reason())
             }
             Self::Forbidden(_) => format!("Forbidden update with error - {}", self.reason()),
-            Self::InvalidValue { .. } => self.reason(),
+            Self::InvalidValue { .. } | Self::TooManyValues { .. } => self.reason(),
         }
     }
 }
@@ -453,5 +461,14 @@ mod tests {
         );
         assert_eq!(e.reason(), "Update unsupported for resource - 'pets'");
         assert_eq!((e.code(), e.status()), ("INVALID_UPDATE", 400));
+        let e = PatchError::TooManyValues {
+            field: "name/0/given".into(),
+            values: "['One', 'Two']".into(),
+        };
+        assert_eq!(
+            e.diagnostics(),
+            "Too many values submitted - ['One', 'Two'] in field 'name/0/given'"
+        );
+        assert_eq!((e.code(), e.status()), ("TOO_MANY_VALUES_SUBMITTED", 400));
     }
 }

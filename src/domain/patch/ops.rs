@@ -3,6 +3,7 @@
 use serde_json::Value;
 
 use super::PatchError;
+use crate::domain::python;
 
 /// The JSON Patch operations PDS supports (`move` and `copy` are not).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,7 +83,7 @@ fn parse_op(i: usize, item: &Value) -> Result<Op, PatchError> {
     let Some(fields) = item.as_object() else {
         return Err(PatchError::InvalidValue {
             field: i.to_string(),
-            value: item.to_string(),
+            value: python::str(item),
         });
     };
     let op_value = fields.get("op");
@@ -110,14 +111,11 @@ fn parse_op(i: usize, item: &Value) -> Result<Op, PatchError> {
     })
 }
 
-/// How a value appears in an INVALID_VALUE message: strings bare, anything
-/// else as JSON, a missing value as nothing.
+/// How a value appears in an INVALID_VALUE message: as Python's `str()`
+/// shows it, as PDS does (strings bare, `None`, `{'op': 'x'}`), a missing
+/// value as nothing.
 fn shown(value: Option<&Value>) -> String {
-    match value {
-        None => String::new(),
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-    }
+    value.map(python::str).unwrap_or_default()
 }
 
 /// The unescaped reference tokens of a JSON Pointer, or `None` when it is not
@@ -224,6 +222,10 @@ mod tests {
         assert_eq!(parse_ops(&body), Err(value_error("0/op", "")));
         let body = json!({"patches": [{"op": 1, "path": "/gender"}]});
         assert_eq!(parse_ops(&body), Err(value_error("0/op", "1")));
+        let body = json!({"patches": [{"op": {"code": "xx"}, "path": "/gender"}]});
+        assert_eq!(parse_ops(&body), Err(value_error("0/op", "{'code': 'xx'}")));
+        let body = json!({"patches": [{"op": true, "path": "/gender"}]});
+        assert_eq!(parse_ops(&body), Err(value_error("0/op", "True")));
     }
 
     #[test]
@@ -249,17 +251,15 @@ mod tests {
             ]);
             assert_eq!(parse_ops(&body), Err(value_error("1/value", "")), "{op}");
             let body = json!([{"op": op, "path": "/gender", "value": null}]);
-            assert_eq!(parse_ops(&body), Err(value_error("0/value", "null")));
+            // PDS shows the decoded value as Python does.
+            assert_eq!(parse_ops(&body), Err(value_error("0/value", "None")));
         }
     }
 
     #[test]
     fn an_item_that_is_not_an_object_is_an_invalid_value() {
         let body = json!({"patches": ["remove /gender"]});
-        assert_eq!(
-            parse_ops(&body),
-            Err(value_error("0", "\"remove /gender\""))
-        );
+        assert_eq!(parse_ops(&body), Err(value_error("0", "remove /gender")));
     }
 
     #[test]

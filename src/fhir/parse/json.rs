@@ -81,12 +81,10 @@ pub(super) fn number(digits: &[u8]) -> Option<u32> {
 // ---------------------------------------------------------------------------
 // Errors
 
-/// How a value is quoted in a diagnostic: strings as they are, anything else as JSON.
+/// How a value is quoted in a diagnostic: as Python's `str()` shows it, as
+/// PDS does (`male`, `True`, `{'code': 'xx'}`).
 pub(in crate::fhir) fn shown(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
+    crate::domain::python::str(value)
 }
 
 pub(super) fn invalid(field: &str, value: &Value) -> ParseError {

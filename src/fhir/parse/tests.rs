@@ -336,7 +336,7 @@ fn values_are_checked_against_types_and_code_lists() {
     );
     assert_eq!(
         err(|v| v["gender"] = json!(null)),
-        invalid_at("gender", "null")
+        invalid_at("gender", "None")
     );
     assert_eq!(
         err(|v| v["name"][0]["family"] = json!(42)),
@@ -344,7 +344,7 @@ fn values_are_checked_against_types_and_code_lists() {
     );
     assert_eq!(
         err(|v| v["name"][0]["given"][0] = json!(["Jane"])),
-        invalid_at("name/0/given/0", "[\"Jane\"]")
+        invalid_at("name/0/given/0", "['Jane']")
     );
     let long = "A".repeat(36);
     assert_eq!(
@@ -494,7 +494,8 @@ fn periods_must_not_end_before_they_start() {
         err(|v| v["name"][0]["period"] = json!({"start": "2021-01-01", "end": "2020-12-31"})),
         invalid_at(
             "name/0/period",
-            r#"{"end":"2020-12-31","start":"2021-01-01"}"#
+            // As Python shows the dict (members here in key order).
+            "{'end': '2020-12-31', 'start': '2021-01-01'}"
         )
     );
     assert_eq!(
