@@ -28,7 +28,7 @@ use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
 
 /// `W/"3"` → 3.
-fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<i32, ApiError> {
     let value = headers
         .get(header::IF_MATCH)
         .ok_or(ApiError::PreconditionFailed)?;
