@@ -10,26 +10,35 @@ use crate::domain::coverage::Ehic;
 use crate::store::coverage::{self, CoverageRow};
 use crate::store::schema::patients;
 
-/// (NHS number, card number, country, institution, personal id, expiry).
-const CARDS: &[(&str, &str, &str, &str, &str, (i32, u32, u32))] = &[
-    (
-        "9000000009",
-        "ES456789012345",
-        "FRA",
-        "ES11223",
-        "5647382910",
-        (2027, 3, 3),
-    ),
+/// One seeded card.
+struct Card {
+    nhs_number: &'static str,
+    card_number: &'static str,
+    country: &'static str,
+    institution: &'static str,
+    personal_id: &'static str,
+    expires: (i32, u32, u32),
+}
+
+const CARDS: &[Card] = &[
+    Card {
+        nhs_number: "9000000009",
+        card_number: "ES456789012345",
+        country: "FRA",
+        institution: "ES11223",
+        personal_id: "5647382910",
+        expires: (2027, 3, 3),
+    },
     // A copy of an INT patient in the sandbox; seeded only where a seed
     // has that patient.
-    (
-        "9733162868",
-        "DE1234567890121234",
-        "DEU",
-        "DE98765",
-        "DE9876543210",
-        (2026, 8, 15),
-    ),
+    Card {
+        nhs_number: "9733162868",
+        card_number: "DE1234567890121234",
+        country: "DEU",
+        institution: "DE98765",
+        personal_id: "DE9876543210",
+        expires: (2026, 8, 15),
+    },
 ];
 
 /// The rows, each as set by version 1 of its record, so every version
@@ -37,15 +46,20 @@ const CARDS: &[(&str, &str, &str, &str, &str, (i32, u32, u32))] = &[
 pub fn rows() -> Vec<CoverageRow> {
     CARDS
         .iter()
-        .map(
-            |(number, card, country, institution, personal, (y, m, d))| {
-                let expires = NaiveDate::from_ymd_opt(*y, *m, *d).expect("a seed date");
-                let ehic = Ehic::restore(card, country, institution, personal, expires)
-                    .expect("a seed EHIC is valid");
-                let number = NhsNumber::parse(number).expect("a seed NHS number");
-                CoverageRow::of(number, 1, &ehic)
-            },
-        )
+        .map(|card| {
+            let (y, m, d) = card.expires;
+            let expires = NaiveDate::from_ymd_opt(y, m, d).expect("a seed date");
+            let ehic = Ehic::restore(
+                card.card_number,
+                card.country,
+                card.institution,
+                card.personal_id,
+                expires,
+            )
+            .expect("a seed EHIC is valid");
+            let number = NhsNumber::parse(card.nhs_number).expect("a seed NHS number");
+            CoverageRow::of(number, 1, &ehic)
+        })
         .collect()
 }
 

@@ -102,6 +102,19 @@ impl From<SearchError> for ApiError {
     }
 }
 
+impl From<CoverageError> for ApiError {
+    fn from(error: CoverageError) -> Self {
+        match error {
+            CoverageError::MissingValue(field) => Self::MissingValue(field),
+            CoverageError::InvalidValue { field, value } => Self::InvalidValue { field, value },
+            CoverageError::TooManyValues { field, values } => Self::TooManyItems { field, values },
+            CoverageError::TooFewValues { field, values } => Self::TooFewItems { field, values },
+            CoverageError::InvalidNhsNumber => Self::InvalidResourceId,
+            CoverageError::Invalid(reason) => Self::InvalidUpdate(reason),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,18 +147,5 @@ mod tests {
         // Refusals are not the connection's doing.
         assert!(!ApiError::NotFound.connection_lost());
         assert!(!ApiError::AllocationExhausted("x".into()).connection_lost());
-    }
-}
-
-impl From<CoverageError> for ApiError {
-    fn from(error: CoverageError) -> Self {
-        match error {
-            CoverageError::MissingValue(field) => Self::MissingValue(field),
-            CoverageError::InvalidValue { field, value } => Self::InvalidValue { field, value },
-            CoverageError::TooManyValues { field, values } => Self::TooManyItems { field, values },
-            CoverageError::TooFewValues { field, values } => Self::TooFewItems { field, values },
-            CoverageError::InvalidNhsNumber => Self::InvalidResourceId,
-            CoverageError::Invalid(reason) => Self::InvalidUpdate(reason),
-        }
     }
 }
