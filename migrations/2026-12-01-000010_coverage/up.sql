@@ -14,9 +14,11 @@
 -- when an EHIC changes: nothing grows for patients without one.
 --
 -- Typed columns rather than an encoded value: the EHIC is five flat
--- scalars with no lists or optional parts to pack, 60-90 bytes either way,
--- and columns let PostgreSQL check the PDS limits itself and let a person
--- read the table. A later field is an ADD COLUMN, with no format byte.
+-- scalars with no lists or optional parts to pack, so an encoding would
+-- save only a few length bytes (a row is 78 bytes for the sandbox card,
+-- 127 at the longest values, measured with pg_column_size, plus its
+-- primary-key entry), and columns let PostgreSQL check the PDS limits
+-- itself and let a person read the table. A later field is an ADD COLUMN, with no format byte.
 --
 -- `institution` and `personal_id` may be NULL for EHICs loaded from
 -- elsewhere: PDS then returns no coverage at all ("If EHIC details are
