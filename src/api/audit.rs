@@ -1,4 +1,4 @@
-//! One audit event per `/Patient` request, allowed or denied, committed
+//! One audit event per `/Patient` and `/Coverage` request, allowed or denied, committed
 //! before the answer leaves (see `store::audit`).
 //!
 //! Handlers whose answer carries patient data write their own event before
@@ -145,7 +145,10 @@ pub async fn commit(
 /// What was attempted, for a request refused before a handler said more.
 fn attempted(request: &HttpRequest) -> AuditNote {
     let path = request.path();
+    let coverage = path == "/Coverage";
     let action = match request.method().as_str() {
+        "GET" if coverage => "coverage",
+        "POST" if coverage => "update-coverage",
         "GET" if path.trim_end_matches('/') == "/Patient" => "search",
         "GET" if path.contains("/_history") => "history",
         "GET" if path.ends_with("/RelatedPerson") => "related",
@@ -161,6 +164,11 @@ fn attempted(request: &HttpRequest) -> AuditNote {
         .get("id")
         .or_else(|| path.strip_prefix("/Patient/")?.split('/').next())
         .and_then(|id| NhsNumber::parse(id).ok())
+        .or_else(|| {
+            (coverage && request.method() == actix_web::http::Method::GET)
+                .then(|| super::coverage::asked(request.query_string()))
+                .flatten()
+        })
         .map(|n| vec![n.as_i64()])
         .unwrap_or_default();
     AuditNote {

@@ -1,6 +1,7 @@
 //! HTTP: routes, handlers and header rules.
 
 mod audit;
+mod coverage;
 mod create;
 pub mod docs;
 pub mod error;
@@ -50,10 +51,22 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("/Patient/{id}/RelatedPerson", "GET"),
     ("/Patient/{id}/_history", "GET"),
     ("/Patient/{id}/_history/{vid}", "GET"),
+    ("/Coverage", "GET"),
+    ("/Coverage", "POST"),
 ];
 
-/// Prefix of the routes behind the gate, rate limit and body cap.
+/// Prefixes of the routes behind the gate, rate limit, body cap and audit.
 const PATIENT: &str = "/Patient";
+const COVERAGE: &str = "/Coverage";
+const GATED: [&str; 2] = [PATIENT, COVERAGE];
+
+/// The gated prefix `path` is under, if any.
+fn gated_under(path: &str) -> Option<&'static str> {
+    GATED.into_iter().find(|prefix| {
+        path.strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+    })
+}
 
 /// The handler for one entry of `ROUTES`.
 fn route(path: &str, method: &str) -> actix_web::Route {
@@ -80,6 +93,8 @@ fn route(path: &str, method: &str) -> actix_web::Route {
         ("/Patient/{id}/RelatedPerson", _) => route.to(related::related),
         ("/Patient/{id}/_history", _) => route.to(history::history),
         ("/Patient/{id}/_history/{vid}", _) => route.to(history::vread),
+        ("/Coverage", "GET") => route.to(coverage::search),
+        ("/Coverage", "POST") => route.to(coverage::update),
         _ => unreachable!("no handler for {method} {path}"),
     }
 }
@@ -94,7 +109,8 @@ fn resources() -> impl Iterator<Item = (&'static str, actix_web::Resource)> {
         }
     }
     paths.into_iter().map(|path| {
-        let mut resource = web::resource(path.strip_prefix(PATIENT).unwrap_or(path));
+        let within = gated_under(path).and_then(|prefix| path.strip_prefix(prefix));
+        let mut resource = web::resource(within.unwrap_or(path));
         for (_, method) in ROUTES.iter().filter(|(p, _)| *p == path) {
             resource = resource.route(route(path, method));
         }
@@ -103,23 +119,36 @@ fn resources() -> impl Iterator<Item = (&'static str, actix_web::Resource)> {
 }
 
 /// Every route of the service (`ROUTES`). Unknown paths get PDS's
-/// UNSUPPORTED_REQUEST (see `startup`), unknown methods UNSUPPORTED_SERVICE.
+/// UNSUPPORTED_REQUEST (see `startup`), unknown methods UNSUPPORTED_SERVICE;
+/// so do unknown paths under `/Patient`, after the gate, where under
+/// `/Coverage` they are UNSUPPORTED_REQUEST as PDS has them (its proxy
+/// knows `/Coverage` alone).
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    // Outermost last: audit, then the gate, then the rate limit (which
-    // needs the gate's `Caller`), then the body cap.
-    let mut patient = web::scope(PATIENT)
-        .wrap(from_fn(limits::body_limit))
-        .wrap(from_fn(limits::rate_limit))
-        .wrap(from_fn(gate::gate))
-        .wrap(from_fn(audit::audit));
-    for (path, resource) in resources() {
-        if path == PATIENT || path.starts_with("/Patient/") {
-            patient = patient.service(resource);
-        } else {
-            cfg.service(resource);
+    let mut resources: Vec<_> = resources().collect();
+    for prefix in GATED {
+        // Outermost last: audit, then the gate, then the rate limit (which
+        // needs the gate's `Caller`), then the body cap.
+        let mut scope = web::scope(prefix)
+            .wrap(from_fn(limits::body_limit))
+            .wrap(from_fn(limits::rate_limit))
+            .wrap(from_fn(gate::gate))
+            .wrap(from_fn(audit::audit));
+        let (inside, rest) = resources
+            .into_iter()
+            .partition(|(path, _)| gated_under(path) == Some(prefix));
+        resources = rest;
+        for (_, resource) in inside {
+            scope = scope.service(resource);
         }
+        let unknown = match prefix {
+            COVERAGE => web::to(unsupported_request),
+            _ => web::to(unsupported_service),
+        };
+        cfg.service(scope.default_service(unknown));
     }
-    cfg.service(patient.default_service(web::to(unsupported_service)));
+    for (_, resource) in resources {
+        cfg.service(resource);
+    }
 }
 
 /// The service's own base URL as the client reached it, for `fullUrl`s.

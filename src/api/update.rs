@@ -30,7 +30,7 @@ use crate::store::updates::{self, Remembered};
 /// `W/"3"` → 3. Any run of digits is a well-formed version, as in PDS:
 /// `W/"0"`, or one too large for any record, is a version no record has,
 /// so a mismatch (409), not an invalid value.
-fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
+pub(super) fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
     let value = headers
         .get(header::IF_MATCH)
         .ok_or(ApiError::PreconditionFailed)?;

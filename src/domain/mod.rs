@@ -1,6 +1,8 @@
 //! Domain types: values that are valid once built, and the rules on them.
 
 pub mod codes;
+mod countries;
+pub mod coverage;
 pub mod former;
 mod nhs_number;
 pub mod patch;

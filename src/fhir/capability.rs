@@ -56,6 +56,33 @@ pub const INTERACTIONS: [&str; 6] = [
     "create",
 ];
 
+/// Interactions on `Coverage` (a patient's EHIC): the one search, and the
+/// POST that sets it.
+pub const COVERAGE_INTERACTIONS: [&str; 2] = ["search-type", "create"];
+
+/// The `Coverage` entry: patient access only, one search parameter.
+fn coverage() -> Value {
+    let interactions: Vec<Value> = COVERAGE_INTERACTIONS
+        .iter()
+        .map(|code| json!({ "code": code }))
+        .collect();
+    json!({
+        "type": "Coverage",
+        "documentation": "A patient's European Health Insurance Card (EHIC/GHIC), for patient access (NHS login) only, on their own record. POST /Coverage sets it (with If-Match: the record's version), as a new version of the patient record.",
+        "interaction": interactions,
+        "versioning": "versioned",
+        "updateCreate": false,
+        "conditionalCreate": false,
+        "conditionalUpdate": false,
+        "conditionalDelete": "not-supported",
+        "searchParam": [{
+            "name": "subscriber",
+            "type": "reference",
+            "documentation": "Only as subscriber:identifier=<NHS number>, the caller's own, and alone",
+        }],
+    })
+}
+
 /// The statement, with `base` the server's own URL and `date` its instant.
 pub fn statement(base: &str, date: &str) -> Value {
     let version = env!("CARGO_PKG_VERSION");
@@ -96,7 +123,7 @@ pub fn statement(base: &str, date: &str) -> Value {
                 "conditionalUpdate": false,
                 "conditionalDelete": "not-supported",
                 "searchParam": params,
-            }],
+            }, coverage()],
         }],
     })
 }

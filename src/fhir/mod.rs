@@ -4,6 +4,7 @@
 
 pub mod bundle;
 pub mod capability;
+pub mod coverage;
 pub mod create;
 pub mod outcome;
 pub mod parse;

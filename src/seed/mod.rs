@@ -3,6 +3,7 @@
 //! the server loads it into an empty store at start-up (`startup`), the
 //! `seed` subcommand on demand.
 
+pub mod coverage;
 pub mod generator;
 mod names;
 pub mod sample;
@@ -85,7 +86,9 @@ pub fn reseed(
     replace: bool,
 ) -> anyhow::Result<LoadReport> {
     if replace {
-        conn.batch_execute("TRUNCATE patients, patient_versions, patient_former_names")?;
+        conn.batch_execute(
+            "TRUNCATE patients, patient_versions, patient_former_names, patient_coverage",
+        )?;
         insert_sandbox(conn)?;
     } else {
         let existing: i64 = patients_table::table
@@ -110,6 +113,7 @@ fn insert_sandbox(conn: &mut PgConnection) -> anyhow::Result<()> {
     patients::insert(conn, &rows, &former)?;
     // An upsert: `seed --replace` empties the patient tables only.
     related::upsert(conn, &sandbox::related_rows())?;
+    coverage::insert(conn)?;
     Ok(())
 }
 

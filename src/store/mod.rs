@@ -3,6 +3,7 @@
 pub mod allocate;
 pub mod audit;
 pub mod codec;
+pub mod coverage;
 pub mod db;
 pub mod label;
 pub mod lookup;

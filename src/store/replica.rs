@@ -45,10 +45,17 @@ pub enum Lane {
     Search,
     History,
     Related,
+    Coverage,
 }
 
 impl Lane {
-    pub const ALL: [Lane; 4] = [Lane::Retrieve, Lane::Search, Lane::History, Lane::Related];
+    pub const ALL: [Lane; 5] = [
+        Lane::Retrieve,
+        Lane::Search,
+        Lane::History,
+        Lane::Related,
+        Lane::Coverage,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -56,6 +63,7 @@ impl Lane {
             Lane::Search => "search",
             Lane::History => "history",
             Lane::Related => "related",
+            Lane::Coverage => "coverage",
         }
     }
 }

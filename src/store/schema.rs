@@ -83,6 +83,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    patient_coverage (nhs_number, version) {
+        nhs_number -> Int8,
+        version -> Int4,
+        expires -> Date,
+        country -> Text,
+        card_number -> Text,
+        institution -> Nullable<Text>,
+        personal_id -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
     nhs_number_allocation (first_stem) {
         first_stem -> Int8,
         last_stem -> Int8,

@@ -110,7 +110,9 @@ struct Replace<'a> {
     answer: &'a Remembered,
 }
 
-const STORED: &str =
+/// The columns a version of a patient is stored in, in `patients` and
+/// `patient_versions` alike (also used by `coverage::write`).
+pub(super) const STORED: &str =
     "nhs_number, version, superseded_by, deceased_at, birth_date, security, gender, details";
 
 impl QueryFragment<Pg> for Replace<'_> {

@@ -55,6 +55,7 @@ fn fingerprint() -> u64 {
     for row in seed::sandbox::related_rows() {
         format!("{row:?}").hash(&mut h);
     }
+    format!("{:?}", seed::coverage::rows()).hash(&mut h);
     for g in seed::generator::Population::new(TEMPLATE_SEED).take(TEMPLATE_POPULATION as usize) {
         pds::store::codec::encode(&g.patient.details).hash(&mut h);
     }

@@ -6,6 +6,7 @@ mod audit;
 mod auth;
 mod browser;
 mod config;
+mod coverage;
 mod crash;
 mod create;
 mod former;

@@ -6,6 +6,7 @@ use super::ApiError;
 use crate::auth::caller::Denial;
 use crate::domain::patch::PatchError;
 use crate::domain::search::params::SearchError;
+use crate::fhir::coverage::CoverageError;
 use crate::fhir::create::CreateError;
 use crate::fhir::parse::ParseError;
 use crate::store::db::{DbError, RunError};
@@ -98,6 +99,19 @@ impl From<SearchError> for ApiError {
             SearchError::BelowMinimum => Self::InvalidSearchData(BELOW_MINIMUM.into()),
             SearchError::Conflicting(reason) => Self::InvalidSearchData(reason),
             SearchError::FuzzyCriteria => Self::InvalidSearchData(NOT_FUZZY.into()),
+        }
+    }
+}
+
+impl From<CoverageError> for ApiError {
+    fn from(error: CoverageError) -> Self {
+        match error {
+            CoverageError::MissingValue(field) => Self::MissingValue(field),
+            CoverageError::InvalidValue { field, value } => Self::InvalidValue { field, value },
+            CoverageError::TooManyValues { field, values } => Self::TooManyItems { field, values },
+            CoverageError::TooFewValues { field, values } => Self::TooFewItems { field, values },
+            CoverageError::InvalidNhsNumber => Self::InvalidResourceId,
+            CoverageError::Invalid(reason) => Self::InvalidUpdate(reason),
         }
     }
 }

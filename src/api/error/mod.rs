@@ -43,6 +43,13 @@ pub enum ApiError {
         verb: &'static str,
         token_kind: &'static str,
     },
+    /// 403 ACCESS_DENIED: this access mode may not use this resource at
+    /// all (`/Coverage` outside patient access); `verb` is the HTTP method.
+    #[error("resource not allowed for this access mode")]
+    ModeNotAllowed {
+        verb: &'static str,
+        token_kind: &'static str,
+    },
     #[error("X-Request-ID missing")]
     MissingRequestId,
     /// 400: a retry's X-Request-ID was used for a different request.
@@ -162,7 +169,10 @@ impl ApiError {
     pub fn spine(&self) -> Spine {
         use Spine as C;
         match self {
-            Self::Unauthorized(_) | Self::PatientForbidden | Self::Forbidden(_) => C::AccessDenied,
+            Self::Unauthorized(_)
+            | Self::PatientForbidden
+            | Self::Forbidden(_)
+            | Self::ModeNotAllowed { .. } => C::AccessDenied,
             Self::InvalidRole(_)
             | Self::RequestIdReused(_)
             | Self::InvalidValue { .. }
@@ -224,7 +234,8 @@ impl ApiError {
     /// Most displays are fixed per code; INVALID_METHOD names the mode.
     fn display(&self) -> String {
         match self {
-            Self::InvalidMethod { verb, token_kind } => {
+            Self::InvalidMethod { verb, token_kind }
+            | Self::ModeNotAllowed { verb, token_kind } => {
                 format!("Cannot {verb} resource with {token_kind} access token")
             }
             Self::SingleResultOnly { token_kind } => {
@@ -281,6 +292,9 @@ impl ApiError {
             )),
             Self::InvalidMethod { .. } => Some(
                 "Your app has insufficient permissions to use this method. Please contact support.".into(),
+            ),
+            Self::ModeNotAllowed { .. } => Some(
+                "Your app has insufficient permissions to use this operation. Please contact support.".into(),
             ),
             Self::MissingRequestId => Some(
                 "Invalid request with error - X-Request-ID header must be supplied to access this resource"

@@ -25,7 +25,9 @@ pub struct AuditEvent {
     /// The access level used, e.g. "staff_view".
     pub level: Option<String>,
     /// "retrieve" | "search" | "update" | "create" | "history" | "related" |
-    /// "update-replay" | "create-replay" (a retry answered from a kept answer)
+    /// "coverage" | "update-coverage" (the EHIC read and changed) |
+    /// "update-replay" | "create-replay" | "update-coverage-replay" (a retry
+    /// answered from a kept answer)
     pub action: String,
     pub nhs_numbers: Vec<i64>,
     pub status: u16,

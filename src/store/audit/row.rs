@@ -29,6 +29,9 @@ pub const ACTIONS: &[(i16, &str)] = &[
     (6, "related"),
     (7, "update-replay"),
     (8, "create-replay"),
+    (9, "coverage"),
+    (10, "update-coverage"),
+    (11, "update-coverage-replay"),
 ];
 pub const LEVELS: &[(i16, &str)] = &[
     (0, "none"),
