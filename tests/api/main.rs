@@ -8,6 +8,7 @@ mod browser;
 mod config;
 mod crash;
 mod create;
+mod examples;
 mod headers;
 mod health;
 mod helpers;
