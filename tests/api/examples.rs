@@ -432,7 +432,13 @@ fn numbers(bundle: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-async fn check_search(app: &TestApp, scenario: &str, query: &str, persona: Persona, answer: Answer) {
+async fn check_search(
+    app: &TestApp,
+    scenario: &str,
+    query: &str,
+    persona: Persona,
+    answer: Answer,
+) {
     let (status, body) = search_as(app, query, persona).await;
     match answer {
         Found(expected) => {
@@ -519,8 +525,7 @@ mod bodies {
         "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-DeathNotificationStatus";
     pub const PHARMACY: &str =
         "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-NominatedPharmacy";
-    pub const DISPENSER: &str =
-        "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization";
+    pub const DISPENSER: &str = "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-PreferredDispenserOrganization";
 
     pub fn add_deceased_date_time() -> Value {
         json!({"patches": [{"op": "add", "path": "/deceasedDateTime",
@@ -808,13 +813,23 @@ async fn update_examples_give_the_documented_results() {
     }
 }
 
+/// (scenario, path, headers, body, status, Spine code).
+type UpdateScenario = (
+    &'static str,
+    &'static str,
+    Vec<(&'static str, &'static str)>,
+    Value,
+    u16,
+    &'static str,
+);
+
 #[tokio::test]
 async fn update_scenarios_give_the_documented_errors() {
     let app = TestApp::spawn().await;
     let clinician = token(Persona::Clinician);
     let gender = bodies::update_gender();
     let json_patch = ("Content-Type", "application/json-patch+json");
-    let cases: Vec<(&str, &str, Vec<(&str, &str)>, Value, u16, &str)> = vec![
+    let cases: Vec<UpdateScenario> = vec![
         (
             "patient does not exist",
             "/Patient/9111231130",
@@ -850,7 +865,10 @@ async fn update_scenarios_give_the_documented_errors() {
         (
             "wrong content type",
             "/Patient/9000000009",
-            vec![("If-Match", "W/\"2\""), ("Content-Type", "application/bananas")],
+            vec![
+                ("If-Match", "W/\"2\""),
+                ("Content-Type", "application/bananas"),
+            ],
             gender.clone(),
             400,
             "UNSUPPORTED_SERVICE",
