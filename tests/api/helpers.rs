@@ -51,6 +51,10 @@ fn fingerprint() -> u64 {
     );
     for row in seed::sandbox::rows().0 {
         (row.nhs_number, row.security, &row.details).hash(&mut h);
+        // The columns beside `details` too: a changed birth date or gender
+        // must not reuse a template seeded with the old one.
+        (row.birth_date, row.gender, row.deceased_at, row.version).hash(&mut h);
+        (row.superseded_by, &row.family_key).hash(&mut h);
     }
     for row in seed::sandbox::related_rows() {
         format!("{row:?}").hash(&mut h);

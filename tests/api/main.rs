@@ -9,6 +9,7 @@ mod config;
 mod coverage;
 mod crash;
 mod create;
+mod examples;
 mod former;
 mod headers;
 mod health;

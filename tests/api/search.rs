@@ -199,7 +199,7 @@ async fn birth_date_ranges_and_postcodes_without_spaces() {
     let app = TestApp::spawn().await;
     let (_, b) = search(
         &app,
-        "family=Smith&birthdate=ge2010-10-21&birthdate=le2010-10-23",
+        "family=Smith&gender=female&birthdate=ge2010-10-21&birthdate=le2010-10-23",
     )
     .await;
     assert_eq!(ids(&b), ["9000000009"]);
