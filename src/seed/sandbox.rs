@@ -255,6 +255,7 @@ fn people() -> Vec<(Patient, Option<NhsNumber>)> {
         (renamed(), None),
     ];
     people.extend(youds().into_iter().map(|p| (p, None)));
+    people.extend(super::apps::people());
     people
 }
 
