@@ -9,6 +9,7 @@ use chrono::NaiveDate;
 use super::parse::{self, ParseError};
 use super::patient::View;
 use crate::domain::Patient;
+use crate::domain::codes::SharingConsent;
 use crate::domain::patch::{self, Editor, Op, PatchError};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
@@ -37,11 +38,27 @@ where
     // renderer shows confidential removal reasons as ORR, for instance).
     after.details.removal = before.details.removal.clone();
     after.details.verification = before.details.verification;
+    if after.details.extra.sharing_consent != shown_consent(before, view) {
+        return Err(PatchError::Forbidden(
+            "source not permitted to update 'nhsRecordSharingConsent'".into(),
+        )
+        .into());
+    }
     // Not rendered, or (the sharing consent) read-only.
     after.details.extra = before.details.extra.clone();
     keep_line_places(before, &mut after);
     patch::check(before, &after, editor, &touched, today)?;
     Ok(after)
+}
+
+/// The sharing consent as the caller was shown it: what the patched record
+/// must still say, as the consent is read-only (like the removal).
+fn shown_consent(before: &Patient, view: View) -> Option<SharingConsent> {
+    before
+        .details
+        .extra
+        .sharing_consent
+        .filter(|c| view.record_sharing_consent && super::patient::consent_is_shown(*c))
 }
 
 /// An application shown no empty address lines cannot send them back: an

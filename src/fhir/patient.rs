@@ -328,11 +328,16 @@ fn extensions(d: &Details, view: View) -> Vec<Value> {
     out
 }
 
+/// Whether a consent value is ever shown: consent and dissent only.
+pub(super) fn consent_is_shown(consent: SharingConsent) -> bool {
+    matches!(consent, SharingConsent::Consent | SharingConsent::Dissent)
+}
+
 /// The record-sharing consent as PDS writes it: consent type 4 (NCRS) and
 /// the value. PDS never shows the values 3 (unknown) and 5 (call-centre
 /// callback), so neither do we.
 fn sharing_consent(consent: SharingConsent) -> Option<Value> {
-    if !matches!(consent, SharingConsent::Consent | SharingConsent::Dissent) {
+    if !consent_is_shown(consent) {
         return None;
     }
     Some(json!({"url": EXT_SHARING_CONSENT, "extension": [

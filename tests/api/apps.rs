@@ -304,6 +304,41 @@ async fn an_application_allowed_the_consent_sees_consent_or_dissent_only_and_nev
         consent_code(&get(&app, "/Patient/9000000955", &consent_app).await),
         Some("2")
     );
+    // Read-only, like the removal: an update keeps it, and may not change it.
+    let clinician = through(Persona::Clinician, "consent-app", &Overrides::default());
+    let (status, _, updated) = patch_as(
+        &app,
+        PATH,
+        "W/\"1\"",
+        &gender("unknown"),
+        &clinician,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 200, "{updated}");
+    assert_eq!(consent_code(&updated), Some("1"));
+    let dissent = json!({"patches": [
+        {"op": "test", "path": "/extension/1/url", "value": CONSENT},{"op": "replace",
+        "path": "/extension/1/extension/1/valueCodeableConcept/coding/0/code", "value": "2"}]});
+    let (status, _, body) = patch_as(&app, PATH, "W/\"2\"", &dissent, &clinician, &rid()).await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(spine_code(&body), "FORBIDDEN_UPDATE");
+    let added = json!({"patches": [{"op": "add", "path": "/extension/-", "value": ext}]});
+    let (status, _, body) = patch_as(
+        &app,
+        PATH,
+        "W/\"2\"",
+        &added,
+        &token(Persona::Clinician),
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(spine_code(&body), "FORBIDDEN_UPDATE");
+    assert_eq!(
+        consent_code(&get(&app, PATH, &consent_app).await),
+        Some("1")
+    );
     for number in ["9000000939", "9000000947"] {
         let shown = get(&app, &format!("/Patient/{number}"), &consent_app).await;
         assert_eq!(extension(&shown, CONSENT), None, "{number}: {shown}");
