@@ -65,8 +65,8 @@ fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {
 
 /// An application the policy allows updates (`auth::apps`, PDS's per-app
 /// update flag) edits by the healthcare worker's rules: every field a
-/// clinician may change, nothing read-only; restricted records as its
-/// clearance sees them.
+/// clinician may change, nothing read-only, and no restricted record (no
+/// application has the sensitive access that takes).
 fn application_editor() -> Editor {
     Editor::HealthcareWorker
 }

@@ -401,6 +401,18 @@ async fn app_restricted_patch_is_refused_unless_the_application_may_update() {
     assert_eq!(status, 200, "{replay}");
     assert_eq!(replay["meta"]["versionId"], "2");
     assert_shown_with_empty_lines(&replay);
+    // No restricted record: that takes sensitive access.
+    let (status, _, body) = patch_as(
+        &app,
+        "/Patient/9000000025",
+        "W/\"2\"",
+        &gender("male"),
+        &updater,
+        &rid(),
+    )
+    .await;
+    assert_eq!(status, 403, "{body}");
+    assert_eq!(spine_code(&body), "FORBIDDEN_UPDATE");
     // A SMART scope without `u` takes the update away.
     let narrowed = dev_keys()
         .mint(&json!({"sub": "updater-app", "client_id": "updater-app",
