@@ -132,7 +132,10 @@ pub async fn create(
             header::LOCATION,
             format!("{}/Patient/{number}", super::base_url(&req)),
         ))
-        .json(fhir::patient::render(&patient)))
+        .json(fhir::patient::render(
+            &patient,
+            super::patient::view_of(&caller),
+        )))
 }
 
 /// One create, checked as far as it can be without the store.

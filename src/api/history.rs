@@ -6,7 +6,7 @@ use serde_json::json;
 
 use super::audit::{self, AuditNote};
 use super::base_url;
-use super::patient::{may_read, respond, shown_as};
+use super::patient::{may_read, respond, shown_as, view_of};
 use super::{ApiError, FHIR_JSON};
 use crate::auth::caller::Caller;
 use crate::domain::codes::Security;
@@ -109,7 +109,7 @@ pub async fn vread(
         })
         .await?;
     audit::commit(&req, &auditor, event).await?;
-    Ok(respond(shown))
+    Ok(respond(shown, view_of(&caller)))
 }
 
 #[derive(Deserialize)]
@@ -193,6 +193,7 @@ pub async fn history(
         .await?;
     audit::commit(&req, &auditor, event).await?;
     let more = versions.len() as i64 > count;
+    let view = view_of(&caller);
     let base = base_url(&req);
     let entries: Vec<serde_json::Value> = versions
         .into_iter()
@@ -200,7 +201,7 @@ pub async fn history(
         .map(|(p, _, _)| {
             json!({
                 "fullUrl": format!("{base}/Patient/{}/_history/{}", p.nhs_number, p.version),
-                "resource": fhir::patient::render(&p),
+                "resource": fhir::patient::render(&p, view),
                 "request": {"method": if p.version == 1 { "POST" } else { "PATCH" }, "url": format!("Patient/{}", p.nhs_number)},
             })
         })

@@ -10,6 +10,7 @@ use crate::domain::codes::Security;
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
+use crate::fhir::patient::View;
 use crate::store::audit::Auditor;
 use crate::store::db::DbError;
 use crate::store::lookup::{Audit, Lookup, RetrieveAudit};
@@ -66,7 +67,10 @@ pub async fn retrieve(
         Retrieved::Missing => return Err(ApiError::NotFound),
     };
     let label = patient.security;
-    Ok(respond(shown_as(patient, label, clearance).0))
+    Ok(respond(
+        shown_as(patient, label, clearance).0,
+        view_of(&caller),
+    ))
 }
 
 /// What a retrieve answers for what the lookup found.
@@ -128,9 +132,18 @@ pub(super) fn shown_as(
 }
 
 /// 200 with one version of a record (already redacted) and its ETag.
-pub(super) fn respond(patient: Patient) -> HttpResponse {
+pub(super) fn respond(patient: Patient, view: View) -> HttpResponse {
     HttpResponse::Ok()
         .content_type(FHIR_JSON)
         .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))
-        .json(fhir::patient::render(&patient))
+        .json(fhir::patient::render(&patient, view))
+}
+
+/// How records are written for the caller's application (`auth::apps`).
+pub(super) fn view_of(caller: &Caller) -> View {
+    View {
+        confidential_removal_reasons: caller.app.confidential_removal_reasons,
+        empty_address_lines: caller.app.empty_address_lines,
+        record_sharing_consent: caller.app.record_sharing_consent,
+    }
 }

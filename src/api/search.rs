@@ -110,12 +110,14 @@ pub async fn search(
         .await?;
     audit::commit(&req, &auditor, event).await?;
     let base = base_url(&req);
+    // A search result never carries the sharing consent (`search_view`).
+    let view = super::patient::view_of(&caller);
     let entries = found?
         .into_iter()
         .map(|(score, patient)| {
             let (patient, _) = patient.search_view().visible_to(Clearance::None);
             let url = format!("{base}/Patient/{}", patient.nhs_number);
-            (url, Some(score), fhir::patient::render(&patient))
+            (url, Some(score), fhir::patient::render(&patient, view))
         })
         .collect();
     Ok(HttpResponse::Ok()

@@ -16,13 +16,14 @@ use uuid::Uuid;
 
 use super::ApiError;
 use super::audit::AuditNote;
-use super::patient::{respond, shown_as};
+use super::patient::{respond, shown_as, view_of};
 use super::writes::{self, retry_key};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::patch::{self, Editor, Op};
 use crate::domain::patient::Clearance;
 use crate::domain::{NhsNumber, Patient};
 use crate::fhir;
+use crate::fhir::patient::View;
 use crate::store::audit::{self, AuditEvent};
 use crate::store::db::Writes;
 use crate::store::updates::{self, Remembered};
@@ -47,6 +48,9 @@ pub(super) fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
 
 fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {
     match caller.mode {
+        Mode::Application | Mode::PrivilegedApplication if caller.grants.update => {
+            Ok(application_editor())
+        }
         Mode::Application | Mode::PrivilegedApplication => Err(ApiError::InvalidMethod {
             verb: "update",
             token_kind: caller.mode.token_kind(),
@@ -59,6 +63,14 @@ fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {
             "The selected role does not allow updating patient demographics (it needs B0825 Amend Patient Demographics at AAL3)".into(),
         )),
     }
+}
+
+/// An application the policy allows updates (`auth::apps`, PDS's per-app
+/// update flag) edits by the healthcare worker's rules: every field a
+/// clinician may change, nothing read-only, and no restricted record (no
+/// application has the sensitive access that takes).
+fn application_editor() -> Editor {
+    Editor::HealthcareWorker
 }
 
 /// How many times a PATCH is tried when another update of the same patient
@@ -78,6 +90,9 @@ struct Work {
     /// record in full).
     clearance: Clearance,
     ops: Vec<Op>,
+    /// How the caller's application is shown records: the patch applies
+    /// to the record as shown so.
+    view: View,
     /// The audit event of this request, its flags filled in once known.
     audit: AuditEvent,
 }
@@ -120,7 +135,7 @@ fn attempt(conn: &mut PgConnection, work: &Work) -> Result<Option<Answer>, ApiEr
     let before = row.clone().into_patient()?;
     patch::may_edit(&before, work.editor, work.clearance)?;
     let today = chrono::Utc::now().date_naive();
-    let after = fhir::patch::apply::<ApiError>(&before, &work.ops, work.editor, today)?;
+    let after = fhir::patch::apply::<ApiError>(&before, &work.ops, work.editor, today, work.view)?;
     let label = after.security;
     let (shown, redacted, sensitive_override) = shown_as(after.clone(), label, work.clearance);
     let mut event = work.audit.clone();
@@ -180,6 +195,7 @@ pub async fn update(
     let ops = patch::parse_ops(&json)?;
 
     let (request_id, hash) = retry_key(&req, &caller, &body)?;
+    let view = view_of(&caller);
     let note = AuditNote {
         action: "update",
         nhs_numbers: vec![nhs_number.as_i64()],
@@ -196,6 +212,7 @@ pub async fn update(
             Editor::HealthcareWorker => caller.grants.clearance,
         },
         ops,
+        view,
         audit: crate::api::audit::event_for(&req, &caller, note, 200),
     };
 
@@ -217,5 +234,5 @@ pub async fn update(
         "update"
     };
     req.extensions_mut().insert(AuditNote::recorded(action));
-    Ok(respond(answer.patient))
+    Ok(respond(answer.patient, view))
 }

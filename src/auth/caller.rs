@@ -4,6 +4,7 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::apps::AppFlags;
 use super::policy::{Grants, Level, Policy};
 use crate::domain::NhsNumber;
 
@@ -117,6 +118,9 @@ pub struct Caller {
     pub own_nhs_number: Option<NhsNumber>,
     pub levels: Vec<Level>,
     pub grants: Grants,
+    /// What the policy configures for the calling application (its client
+    /// id), whatever the access mode.
+    pub app: AppFlags,
 }
 
 impl Caller {
@@ -270,6 +274,7 @@ pub fn resolve(
         _ => None,
     };
     let identity = identity_with(claims, Some(mode), role.as_ref());
+    let app = policy.application(identity.client_id.as_deref());
     let mut caller = Caller {
         mode,
         user_id: identity.user_id,
@@ -280,6 +285,7 @@ pub fn resolve(
         own_nhs_number: None,
         levels: Vec::new(),
         grants: Grants::default(),
+        app,
     };
     let smart_context = match mode {
         Mode::Application | Mode::PrivilegedApplication => {
@@ -318,7 +324,13 @@ pub fn resolve(
             "user"
         }
     };
-    caller.grants = Grants::of(&caller.levels).narrowed_by_smart_scopes(&scopes, smart_context);
+    let mut grants = Grants::of(&caller.levels);
+    // PDS lets chosen applications update with an application-restricted
+    // token; SMART scopes can still take that away.
+    if matches!(mode, Mode::Application | Mode::PrivilegedApplication) && caller.app.update {
+        grants.update = true;
+    }
+    caller.grants = grants.narrowed_by_smart_scopes(&scopes, smart_context);
     if caller.levels.is_empty() {
         return Err(Denial::NoAccessLevel(match mode {
             Mode::HealthcareWorker => {
@@ -557,5 +569,31 @@ mod tests {
         assert_eq!(caller.client_id.as_deref(), Some("app-1"));
         assert_eq!(caller.grants.search_limit, 1);
         assert!(!caller.grants.update);
+        assert_eq!(caller.app, AppFlags::default());
+    }
+
+    #[test]
+    fn an_application_allowed_updates_gets_them_in_application_mode_only() {
+        let mut doc: Value =
+            serde_json::from_str(include_str!("../../policy/default.json")).unwrap();
+        doc["applications"] = json!({"app-1": {"update": true, "record_sharing_consent": true}});
+        let policy: Policy = serde_json::from_value(doc).unwrap();
+        let app = |scope: &str| {
+            let c = claims(json!({"scope": scope, "sub": "app-1"}));
+            resolve(&c, mode(&c).unwrap(), None, &policy).unwrap()
+        };
+        let allowed = app("urn:nhsd:apim:app:level3:personal-demographics-service");
+        assert!(allowed.grants.update && allowed.app.record_sharing_consent);
+        let narrowed =
+            app("urn:nhsd:apim:app:level3:personal-demographics-service system/Patient.rs");
+        assert!(
+            !narrowed.grants.update,
+            "a SMART scope without u takes it away"
+        );
+        // A clerk using the same application: its flags, not an update grant.
+        let mut c = worker(json!([role("1", "S0:G0:R8008", &[])]), json!({}));
+        c.insert("client_id".into(), json!("app-1"));
+        let clerk = resolve(&c, mode(&c).unwrap(), None, &policy).unwrap();
+        assert!(clerk.app.record_sharing_consent && !clerk.grants.update);
     }
 }

@@ -1,5 +1,6 @@
 //! Authentication (JWT bearer tokens) and authorisation (access levels).
 
+pub mod apps;
 pub mod caller;
 pub mod dev;
 pub mod jwks;

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 
+use super::apps::AppFlags;
 pub use crate::domain::patient::Clearance;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
@@ -174,20 +175,28 @@ impl Grants {
 }
 
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 struct LevelRule {
     level: Level,
     activities: Vec<String>,
     min_aal: u8,
 }
 
-/// The RBAC configuration (see `policy/default.json`).
+/// The RBAC configuration (see `policy/default.json`). Unknown keys are
+/// refused, so a misspelt key fails the start rather than being ignored.
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Policy {
+    #[serde(default, rename = "_comment")]
+    _comment: Option<String>,
     activity_includes: HashMap<String, Vec<String>>,
     role_baselines: HashMap<String, Vec<String>>,
     worker_levels: Vec<LevelRule>,
     pub min_id_assurance: u8,
     pub patient_vots: Vec<String>,
+    /// Per-application flags by client id (`auth::apps`); none by default.
+    #[serde(default)]
+    applications: HashMap<String, AppFlags>,
 }
 
 const DEFAULT_POLICY: &str = include_str!("../../policy/default.json");
@@ -227,6 +236,15 @@ impl Policy {
         out
     }
 
+    /// The flags of the application `client_id` names: PDS's defaults
+    /// (all off) for one the policy does not list, or none named.
+    pub fn application(&self, client_id: Option<&str>) -> AppFlags {
+        client_id
+            .and_then(|id| self.applications.get(id))
+            .copied()
+            .unwrap_or_default()
+    }
+
     pub fn worker_levels(&self, activities: &BTreeSet<String>, aal: u8) -> Vec<Level> {
         self.worker_levels
             .iter()
@@ -253,6 +271,23 @@ mod tests {
         let p = Policy::builtin();
         assert_eq!(p.min_id_assurance, 3);
         assert_eq!(p.patient_vots.len(), 3);
+    }
+
+    #[test]
+    fn applications_are_looked_up_by_client_id_and_unknown_keys_refused() {
+        let mut doc: serde_json::Value = serde_json::from_str(DEFAULT_POLICY).unwrap();
+        doc["applications"] = serde_json::json!({"app-1": {"update": true}});
+        let p: Policy = serde_json::from_value(doc.clone()).unwrap();
+        assert!(p.application(Some("app-1")).update);
+        assert_eq!(p.application(Some("app-2")), AppFlags::default());
+        assert_eq!(p.application(None), AppFlags::default());
+        assert!(Policy::builtin().applications.is_empty());
+        let mut typo = doc.clone();
+        typo["applications"]["app-1"]["updat"] = true.into();
+        assert!(serde_json::from_value::<Policy>(typo).is_err());
+        let mut typo = doc;
+        typo["aplications"] = serde_json::json!({});
+        assert!(serde_json::from_value::<Policy>(typo).is_err());
     }
 
     #[test]

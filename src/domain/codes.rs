@@ -186,7 +186,15 @@ coded!(
 impl RemovalReason {
     /// What a caller without the confidential-reasons privilege sees.
     pub fn public(self) -> Self {
+        self.shown(false)
+    }
+
+    /// What a caller sees, `confidential` if its application may see the
+    /// confidential reasons (AFN, SDN). A logical deletion (LDN) is shown as
+    /// ORR even then: PDS's own tests of such an application expect ORR.
+    pub fn shown(self, confidential: bool) -> Self {
         match self {
+            Self::ArmedForces | Self::ServicesDependant if confidential => self,
             Self::ArmedForces | Self::ServicesDependant | Self::LogicalDeletion => Self::Other,
             other => other,
         }
@@ -210,5 +218,8 @@ mod tests {
     fn confidential_removal_reasons_are_hidden() {
         assert_eq!(RemovalReason::ArmedForces.public().code(), "ORR");
         assert_eq!(RemovalReason::Scotland.public().code(), "SCT");
+        assert_eq!(RemovalReason::ArmedForces.shown(true).code(), "AFN");
+        assert_eq!(RemovalReason::ServicesDependant.shown(true).code(), "SDN");
+        assert_eq!(RemovalReason::LogicalDeletion.shown(true).code(), "ORR");
     }
 }

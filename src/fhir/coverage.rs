@@ -14,12 +14,12 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::{Map, Value, json};
 
-use crate::domain::python;
 use super::parse::shown;
 use super::urls::NHS_NUMBER;
 use super::{date, instant};
 use crate::domain::NhsNumber;
 use crate::domain::coverage::{Ehic, EhicField};
+use crate::domain::python;
 
 /// The system of the issuing country's code.
 pub const ISO_3166: &str = "urn:iso:std:iso:3166";

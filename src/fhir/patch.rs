@@ -8,24 +8,29 @@ use chrono::NaiveDate;
 use serde_json::Value;
 
 use super::parse::{self, ParseError};
+use super::patient::View;
 use super::urls::EXT_COMMUNICATION;
+use crate::domain::codes::SharingConsent;
 use crate::domain::patch::{self, Editor, Op, PatchError};
 use crate::domain::{Patient, former, python};
 
 /// The record `before` becomes under `ops` by `editor`: the next version,
-/// its read-only elements as stored. Fails with a [`PatchError`] (the
-/// operations or the rules) or a [`ParseError`] (what they made of the
-/// record), whichever `E` makes of them.
+/// its read-only elements as stored. The operations apply to the record as
+/// the caller's application is shown it (`view`), so their paths mean what
+/// the caller saw. Fails with a [`PatchError`] (the operations or the
+/// rules) or a [`ParseError`] (what they made of the record), whichever `E`
+/// makes of them.
 pub fn apply<E>(
     before: &Patient,
     ops: &[Op],
     editor: Editor,
     today: NaiveDate,
+    view: View,
 ) -> Result<Patient, E>
 where
     E: From<PatchError> + From<ParseError>,
 {
-    let current = super::patient::render(before);
+    let current = super::patient::render(before, view);
     let mut new_id = patch::item_ids(used_ids(before));
     let patched = patch::apply(&current, ops, &mut new_id)?;
     keeps_interpreter(&current, &patched)?;
@@ -48,12 +53,53 @@ where
     // renderer shows confidential removal reasons as ORR, for instance).
     after.details.removal = before.details.removal.clone();
     after.details.verification = before.details.verification;
-    // Never rendered, so never in what was patched: carried over, with
+    if after.details.extra.sharing_consent != shown_consent(before, view) {
+        return Err(PatchError::Forbidden(
+            "source not permitted to update 'nhsRecordSharingConsent'".into(),
+        )
+        .into());
+    }
+    // Not rendered, or (the sharing consent) read-only: carried over, with
     // what this update replaced or removed added to the former values.
     after.details.extra = before.details.extra.clone();
+    keep_line_places(before, &mut after);
     after.details.extra.former = former::after_update(&before.details, &after.details);
     patch::check(before, &after, editor, &touched, today)?;
     Ok(after)
+}
+
+/// The sharing consent as the caller was shown it: what the patched record
+/// must still say, as the consent is read-only (like the removal).
+fn shown_consent(before: &Patient, view: View) -> Option<SharingConsent> {
+    before
+        .details
+        .extra
+        .sharing_consent
+        .filter(|c| view.record_sharing_consent && super::patient::consent_is_shown(*c))
+}
+
+/// An application shown no empty address lines cannot send them back: an
+/// address whose written lines it left as they were keeps its stored lines,
+/// empty ones in their places, rather than losing them to an unrelated
+/// change.
+fn keep_line_places(before: &Patient, after: &mut Patient) {
+    let written = |lines: &[String]| -> Vec<String> {
+        lines
+            .iter()
+            .map(|l| l.trim())
+            .filter(|l| !l.is_empty())
+            .map(str::to_owned)
+            .collect()
+    };
+    for address in &mut after.details.addresses {
+        let stored = before.details.addresses.iter().find(|a| a.id == address.id);
+        if let Some(stored) = stored
+            && stored.lines != address.lines
+            && written(&stored.lines) == written(&address.lines)
+        {
+            address.lines = stored.lines.clone();
+        }
+    }
 }
 
 /// The ids of the record's list items, which an appended item must not

@@ -3,10 +3,24 @@
 use serde_json::{Map, Value, json};
 
 use super::{date, instant, urls::*};
-use crate::domain::codes::TelecomSystem;
+use crate::domain::codes::{SharingConsent, TelecomSystem};
 use crate::domain::patient::*;
 
-pub fn render(patient: &Patient) -> Value {
+/// How one application is shown records: the per-application options PDS
+/// calls custom attributes (see `auth::apps`). They choose how what the
+/// caller may see is written, after redaction (`Patient::visible_to`),
+/// never what it may see. The default is what PDS shows an ordinary app.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct View {
+    /// AFN and SDN as themselves, not ORR.
+    pub confidential_removal_reasons: bool,
+    /// Empty address lines as `null`, each with a data-absent-reason in `_line`.
+    pub empty_address_lines: bool,
+    /// The NHS record-sharing consent extension (consent or dissent only).
+    pub record_sharing_consent: bool,
+}
+
+pub fn render(patient: &Patient, view: View) -> Value {
     let d = &patient.details;
     let nhs = patient.nhs_number.to_string();
     let mut out = Map::new();
@@ -47,10 +61,14 @@ pub fn render(patient: &Patient) -> Value {
     if let Some(at) = &patient.deceased {
         out.insert("deceasedDateTime".into(), json!(instant(at)));
     }
+    let address_of = match view.empty_address_lines {
+        true => address_with_empty_lines,
+        false => address,
+    };
     put_list(
         &mut out,
         "address",
-        d.addresses.iter().map(|a| with_id(a, address)),
+        d.addresses.iter().map(|a| with_id(a, address_of)),
     );
     put_list(
         &mut out,
@@ -71,7 +89,7 @@ pub fn render(patient: &Patient) -> Value {
             Value::Object(organisation(org)),
         );
     }
-    put_list(&mut out, "extension", extensions(d).into_iter());
+    put_list(&mut out, "extension", extensions(d, view).into_iter());
     Value::Object(out)
 }
 
@@ -125,22 +143,22 @@ pub(super) fn name(n: &Name) -> Map<String, Value> {
 
 /// An address's elements (shared with related people).
 pub(super) fn address(a: &Address) -> Map<String, Value> {
+    address_elements(a, false)
+}
+
+/// An address's elements, its empty lines kept in their places.
+fn address_with_empty_lines(a: &Address) -> Map<String, Value> {
+    address_elements(a, true)
+}
+
+fn address_elements(a: &Address, empty_lines: bool) -> Map<String, Value> {
     let mut v = Map::new();
     period(&a.period, &mut v);
     v.insert("use".into(), json!(a.address_use.code()));
     if let Some(t) = &a.text {
         v.insert("text".into(), json!(t));
     }
-    // PDS drops blank lines rather than returning empty strings.
-    let lines: Vec<&str> = a
-        .lines
-        .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty())
-        .collect();
-    if !lines.is_empty() {
-        v.insert("line".into(), json!(lines));
-    }
+    address_lines(&a.lines, empty_lines, &mut v);
     if let Some(p) = &a.postal_code {
         v.insert("postalCode".into(), json!(p));
     }
@@ -158,6 +176,41 @@ pub(super) fn address(a: &Address) -> Map<String, Value> {
         v.insert("extension".into(), Value::Array(keys));
     }
     v
+}
+
+/// The lines in their places (premises, street, locality, post town,
+/// county). PDS drops blank lines unless the application asks for them;
+/// then each is `null` in `line`, with the reason in the same place of
+/// `_line` (FHIR's way to extend one item of a primitive list). Blank lines
+/// after the last one written carry no place and are left out either way.
+fn address_lines(lines: &[String], empty_lines: bool, into: &mut Map<String, Value>) {
+    let lines: Vec<&str> = lines.iter().map(|l| l.trim()).collect();
+    let written = lines
+        .iter()
+        .rposition(|l| !l.is_empty())
+        .map_or(0, |i| i + 1);
+    let lines = &lines[..written];
+    if lines.is_empty() {
+        return;
+    }
+    if !empty_lines || lines.iter().all(|l| !l.is_empty()) {
+        let kept: Vec<&str> = lines.iter().copied().filter(|l| !l.is_empty()).collect();
+        into.insert("line".into(), json!(kept));
+        return;
+    }
+    let line: Vec<Value> = lines
+        .iter()
+        .map(|l| if l.is_empty() { Value::Null } else { json!(l) })
+        .collect();
+    let absent: Vec<Value> = lines
+        .iter()
+        .map(|l| match l.is_empty() {
+            true => json!({"extension": [{"url": EXT_DATA_ABSENT_REASON, "valueCode": "unknown"}]}),
+            false => Value::Null,
+        })
+        .collect();
+    into.insert("line".into(), Value::Array(line));
+    into.insert("_line".into(), Value::Array(absent));
 }
 
 /// A telecom's elements (shared with related people).
@@ -218,7 +271,7 @@ pub(super) fn coding(system: &str, code: &str, display: &str) -> Value {
     json!({"coding": [{"system": system, "code": code, "display": display}]})
 }
 
-fn extensions(d: &Details) -> Vec<Value> {
+fn extensions(d: &Details, view: View) -> Vec<Value> {
     let mut out: Vec<Value> = [
         ods_extension(EXT_NOMINATED_PHARMACY, &d.nominated_pharmacy),
         ods_extension(EXT_PREFERRED_DISPENSER, &d.preferred_dispenser),
@@ -255,7 +308,7 @@ fn extensions(d: &Details) -> Vec<Value> {
         out.push(json!({"url": EXT_BIRTH_PLACE, "valueAddress": place}));
     }
     if let Some(r) = &d.removal {
-        let reason = r.reason.public();
+        let reason = r.reason.shown(view.confidential_removal_reasons);
         let mut effective = Map::new();
         if let Some(s) = &r.start {
             effective.insert("start".into(), json!(instant(s)));
@@ -269,7 +322,30 @@ fn extensions(d: &Details) -> Vec<Value> {
             {"url": "effectiveTime", "valuePeriod": effective}
         ]}));
     }
+    if view.record_sharing_consent {
+        out.extend(d.extra.sharing_consent.and_then(sharing_consent));
+    }
     out
+}
+
+/// Whether a consent value is ever shown: consent and dissent only.
+pub(super) fn consent_is_shown(consent: SharingConsent) -> bool {
+    matches!(consent, SharingConsent::Consent | SharingConsent::Dissent)
+}
+
+/// The record-sharing consent as PDS writes it: consent type 4 (NCRS) and
+/// the value. PDS never shows the values 3 (unknown) and 5 (call-centre
+/// callback), so neither do we.
+fn sharing_consent(consent: SharingConsent) -> Option<Value> {
+    if !consent_is_shown(consent) {
+        return None;
+    }
+    Some(json!({"url": EXT_SHARING_CONSENT, "extension": [
+        {"url": "consentType", "valueCodeableConcept": {"coding": [{"code": "4", "display": "ncrs"}]}},
+        {"url": "consentValue", "valueCodeableConcept": {"coding": [
+            {"code": consent.code(), "display": consent.display()}
+        ]}}
+    ]}))
 }
 
 pub(super) fn communication(c: &Communication) -> Value {

@@ -40,3 +40,8 @@ pub const EXT_BIRTH_PLACE: &str = "http://hl7.org/fhir/StructureDefinition/patie
 pub const EXT_REMOVAL: &str =
     "https://fhir.nhs.uk/StructureDefinition/Extension-PDS-RemovalFromRegistration";
 pub const CS_REMOVAL: &str = "https://fhir.nhs.uk/CodeSystem/PDS-RemovalReasonExitCode";
+/// The NHS record-sharing consent extension, at the URL PDS uses for it.
+pub const EXT_SHARING_CONSENT: &str = "https://hl7.org/fhir/R4/consent.html";
+/// On the `_line` entry of an empty address line.
+pub const EXT_DATA_ABSENT_REASON: &str =
+    "http://hl7.org/fhir/StructureDefinition/data-absent-reason";

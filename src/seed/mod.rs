@@ -3,6 +3,7 @@
 //! the server loads it into an empty store at start-up (`startup`), the
 //! `seed` subcommand on demand.
 
+pub mod apps;
 pub mod coverage;
 pub mod generator;
 mod names;

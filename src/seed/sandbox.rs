@@ -271,6 +271,7 @@ fn people() -> Vec<(Patient, Option<NhsNumber>)> {
         (john_paul_smith(), None),
     ];
     people.extend(youds().into_iter().map(|p| (p, None)));
+    people.extend(super::apps::people());
     people
 }
 

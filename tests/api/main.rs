@@ -1,6 +1,7 @@
 //! End-to-end tests: the real server on a random port, each test with its own
 //! PostgreSQL database cloned from a migrated, seeded template.
 
+mod apps;
 mod attacks;
 mod audit;
 mod auth;

@@ -1,5 +1,6 @@
 //! The Patient's extensions: the pharmacies, death notification,
-//! communication, contact preference, birth place and removal.
+//! communication, contact preference, birth place, removal and the
+//! record-sharing consent.
 
 use super::*;
 
@@ -16,9 +17,11 @@ pub(super) fn extensions(top: &Obj<'_>, d: &mut Details) -> Result<()> {
             EXT_NOMINATED_PHARMACY | EXT_PREFERRED_DISPENSER | EXT_APPLIANCE_SUPPLIER => {
                 &["url", "valueReference"]
             }
-            EXT_DEATH_NOTIFICATION | EXT_COMMUNICATION | EXT_CONTACT_PREFERENCE | EXT_REMOVAL => {
-                &["url", "extension"]
-            }
+            EXT_DEATH_NOTIFICATION
+            | EXT_COMMUNICATION
+            | EXT_CONTACT_PREFERENCE
+            | EXT_REMOVAL
+            | EXT_SHARING_CONSENT => &["url", "extension"],
             EXT_BIRTH_PLACE => &["url", "valueAddress"],
             _ => return Err(invalid(&url_path, &Value::from(url))),
         };
@@ -36,6 +39,7 @@ pub(super) fn extensions(top: &Obj<'_>, d: &mut Details) -> Result<()> {
             EXT_COMMUNICATION => d.communication = Some(communication(&ext)?),
             EXT_CONTACT_PREFERENCE => d.contact_preference = Some(contact_preference(&ext)?),
             EXT_BIRTH_PLACE => d.birth_place = Some(birth_place(&ext)?),
+            EXT_SHARING_CONSENT => d.extra.sharing_consent = Some(sharing_consent(&ext)?),
             _ => d.removal = Some(removal(&ext)?),
         }
     }
@@ -176,6 +180,31 @@ pub(super) fn removal(ext: &Obj<'_>) -> Result<Removal> {
         }
     }
     Ok(Removal { reason, start, end })
+}
+
+/// The record-sharing consent, as the renderer writes it for applications
+/// allowed it (an update keeps the stored value: it is read-only).
+pub(super) fn sharing_consent(ext: &Obj<'_>) -> Result<SharingConsent> {
+    let [kind, value] = ext.parts([
+        ("consentType", "valueCodeableConcept"),
+        ("consentValue", "valueCodeableConcept"),
+    ])?;
+    let kind = ext.require_part(kind, "consentType")?;
+    let concept = kind.required_object("valueCodeableConcept", CODEABLE_KEYS)?;
+    let codings = concept.required_array("coding")?;
+    let c = single_coding(&concept, codings)?;
+    let code = c.required_string("code")?;
+    if code != "4" {
+        return Err(invalid(&c.at("code"), &Value::from(code)));
+    }
+    c.string("display")?;
+    let value = ext.require_part(value, "consentValue")?;
+    let concept = value.required_object("valueCodeableConcept", CODEABLE_KEYS)?;
+    let codings = concept.required_array("coding")?;
+    let c = single_coding(&concept, codings)?;
+    let code = c.required_string("code")?;
+    c.string("display")?;
+    SharingConsent::from_code(code).ok_or_else(|| invalid(&c.at("code"), &Value::from(code)))
 }
 
 /// ISO 639-1 codes (the UKCore-HumanLanguage list, with `q1`–`q5` for Braille

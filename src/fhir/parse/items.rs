@@ -63,6 +63,7 @@ pub(super) fn address(item: &Value, path: String) -> Result<WithId<Address>> {
             "use",
             "text",
             "line",
+            "_line",
             "postalCode",
             "extension",
         ],
@@ -78,12 +79,28 @@ pub(super) fn address(item: &Value, path: String) -> Result<WithId<Address>> {
         }
         for (i, line) in items.iter().enumerate() {
             match line {
-                // Blank lines (and the null placeholders some PDS responses carry)
-                // are dropped, as the renderer drops them.
-                Value::Null => {}
-                Value::String(s) if s.trim().is_empty() => {}
+                // A blank line, or the null an application that asks for
+                // empty lines is shown, keeps its place: the lines are
+                // positional (premises, street, locality, post town, county).
+                Value::Null => lines.push(String::new()),
                 Value::String(s) => lines.push(s.trim().to_owned()),
                 other => return Err(invalid(&a.at(&format!("line/{i}")), other)),
+            }
+        }
+        // Blanks after the last line hold no place.
+        while lines.last().is_some_and(String::is_empty) {
+            lines.pop();
+        }
+    }
+    // `_line` only says why a line is empty (what this service writes
+    // there itself): checked for shape, not kept.
+    if let Some(items) = a.array("_line")? {
+        if items.len() > MAX_LINES {
+            return Err(too_many(a.at("_line")));
+        }
+        for (i, item) in items.iter().enumerate() {
+            if !matches!(item, Value::Null | Value::Object(_)) {
+                return Err(invalid(&a.at(&format!("_line/{i}")), item));
             }
         }
     }

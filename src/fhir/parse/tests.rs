@@ -1,5 +1,5 @@
 use super::*;
-use crate::fhir::patient::render;
+use crate::fhir::patient::{View, render};
 use crate::seed::{generator::Population, sandbox};
 use serde_json::json;
 
@@ -26,7 +26,7 @@ fn parse_as(value: &Value, p: &Patient) -> Result<Patient> {
 /// Jane Smith rendered, edited by `edit`, then parsed.
 fn edited(edit: impl FnOnce(&mut Value)) -> Result<Patient> {
     let p = jane();
-    let mut v = render(&p);
+    let mut v = render(&p, View::default());
     edit(&mut v);
     parse_as(&v, &p)
 }
@@ -42,11 +42,13 @@ fn invalid_at(field: &str, value: &str) -> ParseError {
     }
 }
 
-/// What the renderer cannot express: blank address lines, the confidential
-/// removal reasons, a managing organisation's id and a textphone flag on
-/// anything but `system: other`.
+/// What the renderer cannot express for an ordinary application: blank
+/// address lines, the confidential removal reasons, the sharing consent, a
+/// managing organisation's id and a textphone flag on anything but
+/// `system: other`.
 fn as_rendered(mut p: Patient) -> Patient {
     let d = &mut p.details;
+    d.extra.sharing_consent = None;
     for a in &mut d.addresses {
         a.lines = a
             .lines
@@ -68,8 +70,8 @@ fn as_rendered(mut p: Patient) -> Patient {
 }
 
 fn assert_round_trip(p: &Patient) {
-    let parsed = parse_as(&render(p), p)
-        .unwrap_or_else(|e| panic!("{}: {e:?}\n{:#}", p.nhs_number, render(p)));
+    let parsed = parse_as(&render(p, View::default()), p)
+        .unwrap_or_else(|e| panic!("{}: {e:?}\n{:#}", p.nhs_number, render(p, View::default())));
     assert_eq!(parsed, as_rendered(p.clone()), "{}", p.nhs_number);
 }
 
@@ -102,7 +104,7 @@ fn renderer_normalisations_are_applied() {
     let mut p = jane();
     p.details.addresses[0].lines = vec![" 1 Road ".into(), "  ".into(), "Leeds".into()];
     p.details.removal.as_mut().unwrap().reason = RemovalReason::ArmedForces;
-    let parsed = parse_as(&render(&p), &p).unwrap();
+    let parsed = parse_as(&render(&p, View::default()), &p).unwrap();
     assert_eq!(parsed.details.addresses[0].lines, ["1 Road", "Leeds"]);
     assert_eq!(parsed.details.removal.unwrap().reason, RemovalReason::Other);
 }
@@ -592,12 +594,63 @@ fn a_trailing_full_stop_is_removed_from_prefixes() {
 }
 
 #[test]
-fn blank_and_null_address_lines_are_dropped() {
-    let p = edited(|v| v["address"][0]["line"] = json!(["1 Road", "", null, "  Leeds "])).unwrap();
-    assert_eq!(p.details.addresses[0].lines, ["1 Road", "Leeds"]);
+fn blank_and_null_address_lines_keep_their_places_but_trailing_ones_go() {
+    let p =
+        edited(|v| v["address"][0]["line"] = json!(["1 Road", "", null, "  Leeds ", " "])).unwrap();
+    assert_eq!(p.details.addresses[0].lines, ["1 Road", "", "", "Leeds"]);
     assert_eq!(
         err(|v| v["address"][0]["line"] = json!(["1 Road", 7])),
         invalid_at("address/0/line/1", "7")
+    );
+    assert_eq!(
+        err(|v| v["address"][0]["_line"] = json!([null, "x"])),
+        invalid_at("address/0/_line/1", "x")
+    );
+}
+
+const EVERYTHING: View = View {
+    confidential_removal_reasons: true,
+    empty_address_lines: true,
+    record_sharing_consent: true,
+};
+
+#[test]
+fn an_application_shown_everything_gets_lines_in_place_and_the_consent() {
+    let mut p = jane();
+    p.details.addresses[0].lines = vec!["1 Road".into(), "".into(), "Leeds".into()];
+    p.details.removal.as_mut().unwrap().reason = RemovalReason::ArmedForces;
+    p.details.extra.sharing_consent = Some(SharingConsent::Dissent);
+    let v = render(&p, EVERYTHING);
+    assert_eq!(v["address"][0]["line"], json!(["1 Road", null, "Leeds"]));
+    assert_eq!(
+        v["address"][0]["_line"],
+        json!([null, {"extension": [{"url": EXT_DATA_ABSENT_REASON, "valueCode": "unknown"}]}, null])
+    );
+    // An address without empty lines has no `_line`.
+    assert!(v["address"][1].get("_line").is_none());
+    let consent = v["extension"].as_array().unwrap().last().unwrap();
+    assert_eq!(consent["url"], EXT_SHARING_CONSENT);
+    assert_eq!(
+        consent["extension"][1]["valueCodeableConcept"]["coding"][0]["code"],
+        "2"
+    );
+    // What it is shown parses back to the record.
+    let parsed = parse_as(&v, &p).unwrap();
+    assert_eq!(parsed.details.addresses, p.details.addresses);
+    assert_eq!(
+        parsed.details.extra.sharing_consent,
+        Some(SharingConsent::Dissent)
+    );
+    assert_eq!(parsed.details.removal, p.details.removal);
+    // Values 3 and 5 are never shown.
+    p.details.extra.sharing_consent = Some(SharingConsent::Unknown);
+    let v = render(&p, EVERYTHING);
+    assert!(
+        v["extension"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["url"] != EXT_SHARING_CONSENT)
     );
 }
 
@@ -700,7 +753,7 @@ impl Garbage {
 #[test]
 fn odd_input_never_panics() {
     let p = jane();
-    let rendered = render(&p);
+    let rendered = render(&p, View::default());
     let mut paths = Vec::new();
     pointers(&rendered, String::new(), &mut paths);
     let mut garbage = Garbage(0x9E37_79B9_7F4A_7C15);
