@@ -30,7 +30,9 @@ use crate::store::updates::{self, Remembered};
 
 /// `W/"3"` → 3. Any run of digits is a well-formed version, as in PDS:
 /// `W/"0"`, or one too large for any record, is a version no record has,
-/// so a mismatch (409), not an invalid value.
+/// so a mismatch (409), not an invalid value. Anything else is 412, as
+/// PDS's published scenarios answer a value "set to format other than
+/// `W/"<version>"`".
 pub(super) fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
     let value = headers
         .get(header::IF_MATCH)
@@ -40,10 +42,7 @@ pub(super) fn if_match(headers: &HeaderMap) -> Result<i64, ApiError> {
         .and_then(|rest| rest.strip_suffix('"'))
         .filter(|digits| !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
         .map(|digits| digits.parse::<i64>().unwrap_or(i64::MAX))
-        .ok_or_else(|| ApiError::InvalidValue {
-            field: "If-Match".into(),
-            value: text.to_owned(),
-        })
+        .ok_or(ApiError::IfMatchMalformed)
 }
 
 fn editor(caller: &Caller, nhs_number: NhsNumber) -> Result<Editor, ApiError> {

@@ -110,7 +110,7 @@ pub struct Health {
     /// The primary answered the last check.
     primary_answered: AtomicBool,
     /// Reads by lane and target (`Lane::ALL` × `Target::ALL`).
-    served: [[AtomicU64; 2]; 4],
+    served: [[AtomicU64; 2]; Lane::ALL.len()],
     /// Reads sent to the primary because the standby had not replayed the
     /// fence in time.
     behind: AtomicU64,

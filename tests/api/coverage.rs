@@ -227,7 +227,7 @@ async fn every_other_access_mode_is_refused_on_both_operations() {
         (Persona::Clerk, "user-restricted"),
         (Persona::Admin, "user-restricted"),
         (Persona::App, "application-restricted"),
-        (Persona::PrivilegedApp, "application-restricted"),
+        (Persona::PrivilegedApp, "privileged-application-restricted"),
     ] {
         let t = token(persona);
         let request_id = rid();
@@ -431,12 +431,12 @@ async fn if_match_is_checked_as_for_patch() {
         let (status, _, outcome) = post_own(&app, sandbox::JANE_SMITH, malformed, &body).await;
         assert_eq!(
             (status, spine_code(&outcome)),
-            (400, "INVALID_VALUE"),
+            (412, "PRECONDITION_FAILED"),
             "{malformed}"
         );
         assert_eq!(
             diagnostics(&outcome),
-            format!("Invalid value - '{malformed}' in field 'If-Match'")
+            "Invalid request with error - If-Match header must be of the form W/\"<version>\""
         );
     }
     assert_eq!(

@@ -815,7 +815,7 @@ async fn a_test_ignores_member_order_and_takes_an_absent_list_as_empty() {
         "Invalid update with error - Invalid patch - phone (<class 'str'>) is not equal to tested value email (<class 'str'>)"
     );
     let wrong = json!({"patches": [
-        {"op": "test", "path": "/telecom/0/period", "value": {"start": "1999-01-01"}},
+        {"op": "test", "path": "/address/0/period", "value": {"start": "1999-01-01"}},
         {"op": "replace", "path": "/gender", "value": "female"}]});
     let (status, _, body) = patch(
         &app,
@@ -944,8 +944,14 @@ async fn version_zero_is_a_mismatch_not_an_invalid_value() {
             &rid(),
         )
         .await;
-        assert_eq!(status, 400, "{malformed}: {body}");
-        assert_eq!(spine_code(&body), "INVALID_VALUE");
+        // As PDS's published scenarios answer a value "set to format other
+        // than W/\"<version>\"": like a missing one.
+        assert_eq!(status, 412, "{malformed}: {body}");
+        assert_eq!(spine_code(&body), "PRECONDITION_FAILED");
+        assert_eq!(
+            body["issue"][0]["diagnostics"],
+            "Invalid request with error - If-Match header must be of the form W/\"<version>\""
+        );
     }
     assert_eq!(record(&app, "9000000009").await["meta"]["versionId"], "2");
 }

@@ -58,6 +58,10 @@ pub enum ApiError {
     /// 412: an update without `If-Match`.
     #[error("If-Match missing")]
     PreconditionFailed,
+    /// 412: `If-Match` not of the form `W/"<version>"` (PDS's published
+    /// scenarios answer it as a missing one).
+    #[error("malformed If-Match")]
+    IfMatchMalformed,
     /// 409: `If-Match` names an old version.
     #[error("version mismatch")]
     VersionMismatch,
@@ -182,7 +186,7 @@ impl ApiError {
             Self::MissingRequestId | Self::MissingValue(_) | Self::MissingBirthDate => {
                 C::MissingValue
             }
-            Self::PreconditionFailed => C::PreconditionFailed,
+            Self::PreconditionFailed | Self::IfMatchMalformed => C::PreconditionFailed,
             Self::VersionMismatch => C::ResourceVersionMismatch,
             Self::InvalidUpdate(_) => C::InvalidUpdate,
             Self::ForbiddenUpdate(_) => C::ForbiddenUpdate,
@@ -253,6 +257,10 @@ impl ApiError {
             )),
             Self::PreconditionFailed => Some(
                 "Invalid request with error - If-Match header must be supplied to update this resource"
+                    .into(),
+            ),
+            Self::IfMatchMalformed => Some(
+                "Invalid request with error - If-Match header must be of the form W/\"<version>\""
                     .into(),
             ),
             Self::InvalidUpdate(reason) => Some(format!("Invalid update with error - {reason}")),

@@ -30,7 +30,7 @@
 //! | wildcard, email and phone | `family=Sm*, …, email=jane.smith@…, phone=01632960587` | one result | `9000000009` |
 //! | limited results | the same with `_max-results=1` | one result | `9000000009` |
 //! | date range | `family=Smith, gender=female, birthdate=ge2010-10-21, birthdate=le2010-10-23, email, phone` | one result | `9000000009` |
-//! | fuzzy, phone and email | `family=Smith, given=Jane, gender=female, birthdate=eq2010-10-22, email, phone, _fuzzy-match=true` | one result (sandbox: `9000000009`) | `9000000009` once a supplied email or phone that differs excludes a fuzzy match (ignored test until then) |
+//! | fuzzy, phone and email | `family=Smith, given=Jane, gender=female, birthdate=eq2010-10-22, email, phone, _fuzzy-match=true` | one result (sandbox: `9000000009`) | `9000000009` (a supplied email or phone the others never had excludes them) |
 //! | fuzzy, no phone or email | `family=Smith, given=Jane, gender=female, birthdate=eq2010-10-22, _fuzzy-match=true` | one result (sandbox: `9000000017` alone) | ≠ every homophone, best first: `9000000009`, `9000000017`, `9000000025` |
 //! | restricted | `family=Smythe, given=Janet, gender=female, birthdate=eq2005-06-16, email=janet.smythe@…, phone` | one result, restricted data omitted | ≠ none (her record says 2010-10-22); with `eq2010-10-22` `9000000025`, redacted, for a caller who may see her telecoms; nobody for one who may not |
 //! | compound name | `family=Smith, given=John Paul, given=James, gender=male, birthdate=eq2010-10-22, email=johnp.smith@…, phone` | one result (`9000000015`) | `9000000157` (`9000000015` fails the check digit) |
@@ -72,9 +72,8 @@
 //!
 //! Update scenarios: `9111231130` 404 `RESOURCE_NOT_FOUND`; `9000000000`
 //! 400 `INVALID_RESOURCE_ID`; no `If-Match` 412 `PRECONDITION_FAILED`
-//! (`If-Match: 2`, "set to format other than `W/"<version>"`", is
-//! documented as 412 too but answered 400 `INVALID_VALUE` here: an ignored
-//! test); `W/"1"` 409 `RESOURCE_VERSION_MISMATCH`; a content type not
+//! (`If-Match: 2`, "set to format other than `W/"<version>"`", 412 too);
+//! `W/"1"` 409 `RESOURCE_VERSION_MISMATCH`; a content type not
 //! `application/json…`, or none, 400 `UNSUPPORTED_SERVICE`; no `patches`
 //! 400 `INVALID_UPDATE`; an invalid operation 400 `INVALID_VALUE`; no
 //! `X-Request-ID` 400 `MISSING_VALUE`.

@@ -335,9 +335,6 @@ async fn search_examples_give_the_documented_results() {
 }
 
 #[tokio::test]
-#[ignore = "needs the fuzzy exclusion of a supplied email or phone that does not match \
-            (score.rs, being changed by the fuzzy-search helper of issue 15): today Jayne \
-            Smyth and Janet Smythe are returned too"]
 async fn fuzzy_search_with_phone_and_email_finds_jane_smith_alone() {
     let app = TestApp::spawn().await;
     check_search(

@@ -320,9 +320,6 @@ async fn update_scenarios_give_the_documented_errors() {
 }
 
 #[tokio::test]
-#[ignore = "needs a decision: the PDS document answers an If-Match 'set to format other \
-            than W/\"<version>\"' with 412, like a missing one; this server answers 400 \
-            INVALID_VALUE by design (openapi.yaml, IfMatch)"]
 async fn a_malformed_if_match_is_a_failed_precondition() {
     let app = TestApp::spawn().await;
     let (status, _, answer) = patch_as(
