@@ -6,6 +6,7 @@ use super::ApiError;
 use crate::auth::caller::Denial;
 use crate::domain::patch::PatchError;
 use crate::domain::search::params::SearchError;
+use crate::fhir::birth::BirthError;
 use crate::fhir::create::CreateError;
 use crate::fhir::parse::ParseError;
 use crate::store::db::{DbError, RunError};
@@ -65,6 +66,15 @@ impl From<PatchError> for ApiError {
             PatchError::InvalidValue { field, value } => Self::InvalidValue { field, value },
             PatchError::Invalid(reason) => Self::InvalidUpdate(reason),
             PatchError::Forbidden(reason) => Self::ForbiddenUpdate(reason),
+        }
+    }
+}
+
+impl From<BirthError> for ApiError {
+    fn from(error: BirthError) -> Self {
+        match error {
+            BirthError::Create(error) => error.into(),
+            BirthError::DeathStatusInconsistent => Self::BirthDeathInconsistent,
         }
     }
 }
