@@ -4,6 +4,7 @@
 mod attacks;
 mod audit;
 mod auth;
+mod birth;
 mod browser;
 mod config;
 mod crash;
