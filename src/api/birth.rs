@@ -15,7 +15,10 @@
 //!    registered before, and always stops the registration (SINGLE_MATCH or
 //!    MULTIPLE_MATCHES, 200); other matches are potential duplicates, which
 //!    stop it unless `ignore_potential_matches=true` (PDS: twins' and
-//!    cousins' lookalikes, a second baby of the same name and day).
+//!    cousins' lookalikes, a second baby of the same name and day). A match
+//!    the caller may not see in full always stops it: whose baby it is is
+//!    not the caller's to learn (its related people are hidden from them),
+//!    so the answer may not depend on it.
 //! 5. **Create:** as `POST /Patient` (allocation, audit, the answer kept for
 //!    retries), plus the mother's related-person row, all or nothing. 201
 //!    with the baby as a retrieve shows it, `ETag`, `Location` and a
@@ -32,7 +35,7 @@ use super::{ApiError, query};
 use crate::auth::caller::Caller;
 use crate::domain::NhsNumber;
 use crate::domain::patch;
-use crate::domain::patient::Period;
+use crate::domain::patient::{Clearance, Period};
 use crate::domain::related::{RelatedDetails, RelatedPerson, Relationship};
 use crate::domain::search::duplicates::Duplicates;
 use crate::fhir;
@@ -85,6 +88,7 @@ pub async fn process_birth_details(
         field: mother_field,
         ignore_potential,
         since: born,
+        clearance: caller.grants.clearance,
     };
     let outcome = db
         .run(move |conn| create::store(conn, work, mother))
@@ -141,19 +145,39 @@ struct Mother {
     ignore_potential: bool,
     /// The baby's birth date: when the relationship starts.
     since: Option<chrono::NaiveDate>,
+    /// What the caller may see of the records matched.
+    clearance: Clearance,
 }
 
 impl Mother {
-    /// Whether `candidate` already has this mother as a related person
-    /// (this birth, registered before).
-    fn is_mother_of(
+    /// Of `matched`, those that stop the registration even when potential
+    /// matches are ignored: this birth registered before (the record has
+    /// this mother as a related person), or a record the caller may not
+    /// see in full, whose related people are not theirs to test.
+    fn stopping_anyway(
         &self,
         conn: &mut PgConnection,
-        candidate: NhsNumber,
-    ) -> Result<bool, ApiError> {
-        Ok(related::of_patient(conn, candidate)?
-            .iter()
-            .any(|p| p.details.patient == Some(self.number)))
+        matched: Vec<NhsNumber>,
+    ) -> Result<Vec<NhsNumber>, ApiError> {
+        let keys: Vec<i64> = matched.iter().map(|n| n.as_i64()).collect();
+        let mut hidden = Vec::new();
+        for row in patients::find_many(conn, &keys)? {
+            let patient = row.into_patient()?;
+            if !patient.visible_in_full_to(self.clearance) {
+                hidden.push(patient.nhs_number);
+            }
+        }
+        let mut kept = Vec::new();
+        for n in matched {
+            let stops = hidden.contains(&n)
+                || related::of_patient(conn, n)?
+                    .iter()
+                    .any(|p| p.details.patient == Some(self.number));
+            if stops {
+                kept.push(n);
+            }
+        }
+        Ok(kept)
     }
 }
 
@@ -176,24 +200,12 @@ impl Addition for Mother {
         if !self.ignore_potential {
             return Ok(found);
         }
-        let mut same = |list: Vec<NhsNumber>| -> Result<Vec<NhsNumber>, ApiError> {
-            let mut kept = Vec::new();
-            for n in list {
-                if self.is_mother_of(conn, n)? {
-                    kept.push(n);
-                }
-            }
-            Ok(kept)
-        };
         Ok(match found {
-            Duplicates::None => Duplicates::None,
-            Duplicates::Visible(list) => match same(list)? {
+            // Matched only on records the caller may not see in full.
+            Duplicates::None | Duplicates::Withheld(_) => found,
+            Duplicates::Visible(list) => match self.stopping_anyway(conn, list)? {
                 kept if kept.is_empty() => Duplicates::None,
                 kept => Duplicates::Visible(kept),
-            },
-            Duplicates::Withheld(list) => match same(list)? {
-                kept if kept.is_empty() => Duplicates::None,
-                kept => Duplicates::Withheld(kept),
             },
         })
     }

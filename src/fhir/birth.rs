@@ -249,16 +249,14 @@ fn parse_bundle(
     {
         return Err(invalid(
             format!("{at}/multipleBirthInteger"),
-            &baby_resource["multipleBirthInteger"],
+            baby_resource
+                .get("multipleBirthInteger")
+                .unwrap_or(&Value::Null),
         )
         .into());
     }
-    let status = baby
-        .details
-        .death_notification
-        .as_ref()
-        .map(|n| n.status.clone());
-    if !consistent(facts.delivery, baby.deceased, status.clone()) {
+    let status = baby.details.death_notification.as_ref().map(|n| n.status);
+    if !consistent(facts.delivery, baby.deceased, status) {
         return Err(BirthError::DeathStatusInconsistent);
     }
     // A notification of "removed" on a live birth says nothing to keep.

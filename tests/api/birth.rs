@@ -642,3 +642,31 @@ async fn a_mother_known_by_a_superseded_number_is_related_by_her_current_one() {
         "{related}"
     );
 }
+
+#[tokio::test]
+async fn a_restricted_lookalike_stops_a_caller_who_may_not_see_whose_baby_it_is() {
+    let app = TestApp::spawn().await;
+    let (status, _, first) = register(&app, &registration(), "").await;
+    assert_eq!(status, 201, "{first}");
+    app.execute(&format!(
+        "UPDATE patients SET security = 1 WHERE nhs_number = {}",
+        number_of(&first)
+    ));
+    let other = of_mother(sandbox::JAYNE_SMYTH);
+    let query = "?ignore_potential_matches=true";
+    // Without sensitive access, the restricted baby's mother is hidden:
+    // the lookalike stops the registration whoever its mother is.
+    let (status, _, body) = register(&app, &other, query).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        !diagnostics(&body).contains(first["id"].as_str().unwrap()),
+        "{body}"
+    );
+    let (status, _, same) = register(&app, &registration(), query).await;
+    assert_eq!(status, 200, "{same}");
+    assert_eq!(same, body, "the same answer for the same birth and another");
+    // With it, another mother's baby is only a potential match.
+    let sensitive = token(Persona::SensitiveClinician);
+    let (status, _, body) = post_as(&app, &other, query, &sensitive, &rid()).await;
+    assert_eq!(status, 201, "{body}");
+}
