@@ -86,7 +86,7 @@ fn invalid(field: impl Into<String>, value: &Value) -> CreateError {
 
 /// A value as Python writes it (PDS's TOO_MANY_VALUES_SUBMITTED shows
 /// `['One', 'Two']`).
-pub(super) fn python_repr(value: &Value) -> String {
+fn python_repr(value: &Value) -> String {
     match value {
         Value::Null => "None".into(),
         Value::Bool(true) => "True".into(),
