@@ -24,6 +24,10 @@
 //! anybody else reusing the id gets 400. Concurrent requests with one id, or
 //! for people born on the same day, queue on advisory locks, so neither a
 //! retry nor two simultaneous creates of one person make two records.
+//!
+//! A birth registration (`api::birth`) is this create with more in the same
+//! transaction: [`Addition`] is what it adds (the mother found, which
+//! matches stop it, her related-person row).
 
 use actix_web::http::header;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
