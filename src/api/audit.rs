@@ -154,6 +154,7 @@ fn attempted(request: &HttpRequest) -> AuditNote {
         "GET" if path.ends_with("/RelatedPerson") => "related",
         "GET" => "retrieve",
         "PATCH" => "update",
+        "POST" if path.ends_with("/$process-birth-details") => "birth",
         "POST" => "create",
         _ => "other",
     };

@@ -24,9 +24,13 @@
 //! anybody else reusing the id gets 400. Concurrent requests with one id, or
 //! for people born on the same day, queue on advisory locks, so neither a
 //! retry nor two simultaneous creates of one person make two records.
+//!
+//! A birth registration (`api::birth`) is this create with more in the same
+//! transaction: [`Addition`] is what it adds (the mother found, which
+//! matches stop it, her related-person row).
 
 use actix_web::http::header;
-use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use actix_web::{HttpMessage, HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use diesel::{Connection, PgConnection};
 use uuid::Uuid;
 
@@ -45,7 +49,7 @@ use crate::store::patients::{self, FormerNameRow, PatientRow};
 use crate::store::search;
 use crate::store::updates::{self, Remembered};
 
-fn may_create(caller: &Caller) -> Result<(), ApiError> {
+pub(super) fn may_create(caller: &Caller) -> Result<(), ApiError> {
     match caller.mode {
         Mode::Application | Mode::PrivilegedApplication | Mode::Patient => {
             Err(ApiError::InvalidMethod {
@@ -61,7 +65,7 @@ fn may_create(caller: &Caller) -> Result<(), ApiError> {
 }
 
 /// `application/json` or `application/fhir+json`, parameters aside.
-fn is_json(req: &HttpRequest) -> bool {
+pub(super) fn is_json(req: &HttpRequest) -> bool {
     let content_type = req
         .headers()
         .get(header::CONTENT_TYPE)
@@ -89,57 +93,108 @@ pub async fn create(
     }
     let today = chrono::Utc::now().date_naive();
     let patient = fhir::create::request(&body, today)?;
-    let clearance = caller.grants.clearance;
-    let (request_id, hash) = retry_key(&req, &caller, &body)?;
-    let note = AuditNote {
-        action: "create",
-        ..AuditNote::default()
-    };
-    let work = Create {
-        matchers: Matchers::new(&patient, today, clearance),
-        patient,
-        range: **range,
-        request_id,
-        hash,
-        clearance,
-        // Numbers and status are filled in once known; written before the
-        // answer leaves, whatever it is.
-        event: super::audit::event_for(&req, &caller, note, 201),
-    };
+    let work = Create::new(&req, &caller, patient, today, **range, &body, ACTIONS)?;
+    let outcome = db.run(move |conn| store(conn, work, ())).await?;
+    let patient = settle(&req, outcome, ACTIONS)?;
+    Ok(created(&req, &patient).json(fhir::patient::render(
+        &patient,
+        super::patient::view_of(&caller),
+    )))
+}
 
-    let (patient, replayed) = match db.run(move |conn| store(conn, work)).await? {
-        Outcome::Created { patient, replayed } => (patient, replayed),
+/// The audit actions of a create: the first answer, and a retry's.
+const ACTIONS: Actions = Actions {
+    first: "create",
+    replay: "create-replay",
+};
+
+/// How a kind of create is audited.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Actions {
+    pub first: &'static str,
+    pub replay: &'static str,
+}
+
+/// The answer to a create that stored its patient (or replayed one): its
+/// audit note left, or the 200 of a match.
+pub(super) fn settle(
+    req: &HttpRequest,
+    outcome: Outcome,
+    actions: Actions,
+) -> Result<Box<Patient>, ApiError> {
+    match outcome {
+        Outcome::Created { patient, replayed } => {
+            // The audit row is already committed: with the new patient, or
+            // (a replay) just before.
+            let action = if replayed {
+                actions.replay
+            } else {
+                actions.first
+            };
+            req.extensions_mut().insert(AuditNote::recorded(action));
+            Ok(patient)
+        }
         Outcome::Matched(duplicates) => {
-            req.extensions_mut().insert(AuditNote::recorded("create"));
-            return Err(match duplicates {
+            req.extensions_mut()
+                .insert(AuditNote::recorded(actions.first));
+            Err(match duplicates {
                 Duplicates::Visible(found) if found.len() == 1 => {
                     ApiError::SingleMatch(found[0].to_string())
                 }
                 Duplicates::Visible(_) => ApiError::MultipleMatches,
                 Duplicates::Withheld(_) | Duplicates::None => ApiError::MatchWithheld,
-            });
+            })
         }
-    };
-    // The audit row is already committed: with the new patient, or (a
-    // replay) just before.
-    let action = if replayed { "create-replay" } else { "create" };
-    req.extensions_mut().insert(AuditNote::recorded(action));
-    let number = patient.nhs_number;
-    Ok(HttpResponse::Created()
+    }
+}
+
+/// The 201 of a created patient, body to come: `ETag` and `Location`.
+pub(super) fn created(req: &HttpRequest, patient: &Patient) -> HttpResponseBuilder {
+    let mut response = HttpResponse::Created();
+    response
         .content_type(FHIR_JSON)
         .insert_header((header::ETAG, format!("W/\"{}\"", patient.version)))
         .insert_header((
             header::LOCATION,
-            format!("{}/Patient/{number}", super::base_url(&req)),
-        ))
-        .json(fhir::patient::render(
-            &patient,
-            super::patient::view_of(&caller),
-        )))
+            format!("{}/Patient/{}", super::base_url(req), patient.nhs_number),
+        ));
+    response
 }
 
+/// What another kind of create (a birth registration) adds to the one
+/// transaction of [`store`]. Each step may refuse, rolling all back.
+pub(super) trait Addition: Send + 'static {
+    /// Before the duplicate check (a replay skips it).
+    fn prepare(&mut self, _conn: &mut PgConnection) -> Result<(), ApiError> {
+        Ok(())
+    }
+
+    /// Of the duplicates found, those that stop this create.
+    fn stopping(
+        &self,
+        _conn: &mut PgConnection,
+        found: Duplicates,
+    ) -> Result<Duplicates, ApiError> {
+        Ok(found)
+    }
+
+    /// Once the new patient is stored under its number, before the audit
+    /// row (whose numbers it may add to).
+    fn created(
+        &self,
+        _conn: &mut PgConnection,
+        _number: NhsNumber,
+        _event: &mut AuditEvent,
+    ) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// A plain create adds nothing.
+impl Addition for () {}
+
 /// One create, checked as far as it can be without the store.
-struct Create {
+pub(super) struct Create {
     /// The new patient, numbered once a number is allocated.
     patient: Patient,
     matchers: Matchers,
@@ -149,10 +204,48 @@ struct Create {
     clearance: Clearance,
     /// The audit event of this request, filled in once the outcome is known.
     event: AuditEvent,
+    actions: Actions,
+}
+
+impl Create {
+    /// The request's X-Request-ID.
+    pub(super) fn request_id(&self) -> Uuid {
+        self.request_id
+    }
+
+    /// `patient` checked, to be stored once: the retry key of the request
+    /// and its audit event (written before the answer leaves, whatever it
+    /// is).
+    pub(super) fn new(
+        req: &HttpRequest,
+        caller: &Caller,
+        patient: Patient,
+        today: chrono::NaiveDate,
+        range: AllocationRange,
+        body: &[u8],
+        actions: Actions,
+    ) -> Result<Self, ApiError> {
+        let clearance = caller.grants.clearance;
+        let (request_id, hash) = retry_key(req, caller, body)?;
+        let note = AuditNote {
+            action: actions.first,
+            ..AuditNote::default()
+        };
+        Ok(Self {
+            matchers: Matchers::new(&patient, today, clearance),
+            patient,
+            range,
+            request_id,
+            hash,
+            clearance,
+            event: super::audit::event_for(req, caller, note, 201),
+            actions,
+        })
+    }
 }
 
 /// How a create ended.
-enum Outcome {
+pub(super) enum Outcome {
     /// The new patient (or, for a retry, the version its first answer
     /// showed), as the caller may see it.
     Created {
@@ -165,7 +258,11 @@ enum Outcome {
 /// The create, in one transaction with its audit row: a retry answered as
 /// before, a duplicate refused, or the patient stored under a new number
 /// with the answer kept for retries.
-fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
+pub(super) fn store(
+    conn: &mut PgConnection,
+    work: Create,
+    mut addition: impl Addition,
+) -> Result<Outcome, ApiError> {
     let Create {
         mut patient,
         matchers,
@@ -174,6 +271,7 @@ fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
         hash,
         clearance,
         mut event,
+        actions,
     } = work;
     conn.transaction(|conn| {
         allocate::lock_request_id(conn, request_id)?;
@@ -185,7 +283,7 @@ fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
                 request_id,
                 clearance,
                 event,
-                "create-replay",
+                actions.replay,
             )?;
             return Ok(Outcome::Created {
                 patient: Box::new(shown),
@@ -195,8 +293,10 @@ fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
         let birth = patient
             .birth_date
             .ok_or(ApiError::MissingValue("birthDate".into()))?;
+        addition.prepare(conn)?;
         allocate::lock_birth_date(conn, birth)?;
-        let duplicates = search::duplicates(conn, &matchers)?;
+        let found = search::duplicates(conn, &matchers)?;
+        let duplicates = addition.stopping(conn, found)?;
         if duplicates != Duplicates::None {
             event.status = 200;
             (event.nhs_numbers, event.redacted) = match &duplicates {
@@ -218,6 +318,7 @@ fn store(conn: &mut PgConnection, work: Create) -> Result<Outcome, ApiError> {
             &FormerNameRow::of(&patient),
         )?;
         event.nhs_numbers = vec![number.as_i64()];
+        addition.created(conn, number, &mut event)?;
         audit::insert_now(conn, &event)?;
         updates::remember(
             conn,

@@ -1,6 +1,7 @@
 //! HTTP: routes, handlers and header rules.
 
 mod audit;
+mod birth;
 mod coverage;
 mod create;
 pub mod docs;
@@ -46,6 +47,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     (docs::REDOC_JS_PATH, "GET"),
     ("/Patient", "GET"),
     ("/Patient", "POST"),
+    // Before `/Patient/{id}`, which would otherwise take it.
+    ("/Patient/$process-birth-details", "POST"),
     ("/Patient/{id}", "GET"),
     ("/Patient/{id}", "PATCH"),
     ("/Patient/{id}/RelatedPerson", "GET"),
@@ -88,6 +91,7 @@ fn route(path: &str, method: &str) -> actix_web::Route {
         (docs::REDOC_JS_PATH, _) => route.to(docs::redoc_js),
         ("/Patient", "GET") => route.to(search::search),
         ("/Patient", "POST") => route.to(create::create),
+        ("/Patient/$process-birth-details", _) => route.to(birth::process_birth_details),
         ("/Patient/{id}", "GET") => route.to(patient::retrieve),
         ("/Patient/{id}", "PATCH") => route.to(update::update),
         ("/Patient/{id}/RelatedPerson", _) => route.to(related::related),

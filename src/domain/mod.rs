@@ -1,5 +1,6 @@
 //! Domain types: values that are valid once built, and the rules on them.
 
+pub mod birth;
 pub mod codes;
 mod countries;
 pub mod coverage;

@@ -73,7 +73,7 @@ const CREATE_KEYS: &[&str] = &[
 ];
 
 /// Stands in for the number until one is allocated.
-fn placeholder() -> NhsNumber {
+pub(super) fn placeholder() -> NhsNumber {
     NhsNumber::from_stem(900_000_000).expect("9000000009 is a valid number")
 }
 
@@ -197,7 +197,7 @@ fn with_ids(items: &[Value], new_id: &mut impl FnMut() -> String) -> Value {
 }
 
 /// The parts a FHIR Patient needs beyond what the request carries.
-fn skeleton() -> Map<String, Value> {
+pub(super) fn skeleton() -> Map<String, Value> {
     let number = placeholder().to_string();
     let Value::Object(map) = json!({
         "resourceType": "Patient",
@@ -220,7 +220,8 @@ pub fn request(body: &[u8], today: NaiveDate) -> Result<Patient, CreateError> {
     parse_request(&json, today)
 }
 
-fn parse_request(body: &Value, today: NaiveDate) -> Result<Patient, CreateError> {
+/// As [`request`], from JSON already read (a birth registration's baby).
+pub(super) fn parse_request(body: &Value, today: NaiveDate) -> Result<Patient, CreateError> {
     let Value::Object(top) = body else {
         return Err(CreateError::Invalid(
             "the body must be a FHIR Patient (a JSON object)".into(),

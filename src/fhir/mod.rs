@@ -2,6 +2,7 @@
 //! a Patient (`parse`), a PatientCreateRequest (`create`) and a patched
 //! record (`patch`).
 
+pub mod birth;
 pub mod bundle;
 pub mod capability;
 pub mod coverage;

@@ -5,6 +5,7 @@ mod apps;
 mod attacks;
 mod audit;
 mod auth;
+mod birth;
 mod browser;
 mod config;
 mod coverage;

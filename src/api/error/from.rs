@@ -6,6 +6,7 @@ use super::ApiError;
 use crate::auth::caller::Denial;
 use crate::domain::patch::PatchError;
 use crate::domain::search::params::SearchError;
+use crate::fhir::birth::BirthError;
 use crate::fhir::coverage::CoverageError;
 use crate::fhir::create::CreateError;
 use crate::fhir::parse::ParseError;
@@ -67,6 +68,15 @@ impl From<PatchError> for ApiError {
             PatchError::Invalid(reason) => Self::InvalidUpdate(reason),
             PatchError::Forbidden(reason) => Self::ForbiddenUpdate(reason),
             PatchError::TooManyValues { field, values } => Self::TooManyItems { field, values },
+        }
+    }
+}
+
+impl From<BirthError> for ApiError {
+    fn from(error: BirthError) -> Self {
+        match error {
+            BirthError::Create(error) => error.into(),
+            BirthError::DeathStatusInconsistent => Self::BirthDeathInconsistent,
         }
     }
 }

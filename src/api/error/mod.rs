@@ -117,6 +117,10 @@ pub enum ApiError {
     /// caller may not see in full. Neither which, how many nor where is said.
     #[error("match withheld")]
     MatchWithheld,
+    /// 400: a birth registration whose delivery (live or still) and the
+    /// baby's death disagree.
+    #[error("birth and death status inconsistent")]
+    BirthDeathInconsistent,
     /// 200 (sic): a create whose demographics match several patients.
     #[error("multiple matches")]
     MultipleMatches,
@@ -202,6 +206,7 @@ impl ApiError {
             Self::UnsupportedService => C::UnsupportedService,
             Self::InvalidCreate(_) => C::InvalidCreate,
             Self::SingleMatch(_) => C::SingleMatch,
+            Self::BirthDeathInconsistent => C::InsertBirthDeathStatusInconsistent,
             Self::MultipleMatches | Self::MatchWithheld => C::MultipleMatches,
             Self::AllocationExhausted(_) | Self::Unavailable(_) => C::ServiceUnavailable,
             Self::Internal(_) => C::UnknownError,
@@ -318,6 +323,7 @@ impl ApiError {
             Self::SingleMatch(nhs_number) => Some(format!(
                 "Unable to create new patient. NHS number {nhs_number} found for supplied demographic data."
             )),
+            Self::BirthDeathInconsistent => Some("Insert Birth - Death Status Inconsistent".into()),
             Self::MatchWithheld => Some(
                 "Unable to create new patient. The supplied demographic data may match a record that cannot be shown with this access. Ask a user with access to sensitive records to trace the patient."
                     .into(),

@@ -84,6 +84,8 @@ spine! {
     SingleMatch = "SINGLE_MATCH", OK, "error", "value", "Single match found";
     /// 200 (sic), as PDS.
     MultipleMatches = "MULTIPLE_MATCHES", OK, "error", "value", "Multiple matches found";
+    /// A birth whose delivery and vital status disagree (display as PDS: the code).
+    InsertBirthDeathStatusInconsistent = "INSERT_BIRTH_DEATH_STATUS_INCONSISTENT", BAD_REQUEST, "error", "processing", "INSERT_BIRTH_DEATH_STATUS_INCONSISTENT";
     ServiceUnavailable = "SERVICE_UNAVAILABLE", SERVICE_UNAVAILABLE, "error", "timeout", "Service unavailable";
     UnknownError = "UNKNOWN_ERROR", INTERNAL_SERVER_ERROR, "error", "unknown", "Unknown Error";
     TooManyRequests = "TOO_MANY_REQUESTS", TOO_MANY_REQUESTS, "error", "value", "Too many requests";

@@ -63,6 +63,16 @@ const SEARCHES: &[&str] = &[
 
 /// One request of an attack: a label, the method, the path, and the
 /// If-Match and body it carries.
+/// The example birth registration, with `mother` as the mother.
+fn birth_registration(mother: &str) -> Value {
+    let mut body: Value =
+        serde_json::from_str(include_str!("../../fixtures/birth-registration.json"))
+            .expect("the fixture is JSON");
+    body["entry"][6]["resource"]["identifier"][0]["value"] = json!(mother);
+    body["entry"][7]["resource"]["identifier"][0]["value"] = json!(mother);
+    body
+}
+
 struct Call {
     label: String,
     method: Method,
@@ -124,6 +134,12 @@ async fn aimed_at(app: &TestApp, route: (&str, &str), target: &str) -> Vec<Call>
         ("/Patient", "POST") => {
             let mut c = call(Method::POST, "/Patient".into());
             c.body = Some(create_request());
+            vec![c]
+        }
+        // A registration naming the target as the mother.
+        ("/Patient/$process-birth-details", "POST") => {
+            let mut c = call(Method::POST, "/Patient/$process-birth-details".into());
+            c.body = Some(birth_registration(target));
             vec![c]
         }
         (path, method) => panic!(
