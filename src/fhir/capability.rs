@@ -127,7 +127,7 @@ pub fn statement(base: &str, date: &str) -> Value {
                     "name": "process-birth-details",
                     "definition": format!("{base}/OperationDefinition/Patient-process-birth-details"),
                     "documentation": "POST /Patient/$process-birth-details: register a birth from a transaction Bundle (baby, mother, RelatedPerson, birth Observations, delivery Location); the baby gets a new NHS number and the mother becomes its related person",
-                }, coverage()],
+                }],
             }, coverage()],
         }],
     })

@@ -521,7 +521,10 @@ async fn only_healthcare_workers_who_may_create_can_register_births() {
     let before = rows(&app);
     for (who, t) in [
         ("application-restricted", token(Persona::App)),
-        ("application-restricted", token(Persona::PrivilegedApp)),
+        (
+            "privileged-application-restricted",
+            token(Persona::PrivilegedApp),
+        ),
         ("patient-access", patient_token(MOTHER)),
     ] {
         let (status, _, body) = post_as(&app, &registration(), "", &t, &rid()).await;

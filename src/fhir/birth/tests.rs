@@ -66,10 +66,11 @@ fn the_example_is_a_live_girl_of_jane_smith() {
     );
     // "Removed" on a live birth: nothing to keep.
     assert!(r.baby.details.death_notification.is_none() && r.baby.deceased.is_none());
-    // Blank address lines are dropped, as on create.
+    // Blank address lines keep their places, as on create (shown only to
+    // applications that ask for them).
     assert_eq!(
         r.baby.details.addresses[0].lines,
-        ["12 Wellington Street", "Leeds"]
+        ["", "12 Wellington Street", "", "Leeds"]
     );
     let f = r.facts;
     assert_eq!(
