@@ -12,7 +12,7 @@ use super::codec::CodecError;
 use super::db::DbError;
 use super::patients::PatientRow;
 use super::schema::patient_coverage;
-use super::updates::{Remembered, STORED};
+use super::updates::{Remembered, STORED, push_audit_and_answer};
 use crate::domain::NhsNumber;
 use crate::domain::coverage::Ehic;
 
@@ -129,7 +129,7 @@ struct SetCoverage<'a> {
 
 impl QueryFragment<Pg> for SetCoverage<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        use diesel::sql_types::{Bytea, Date, Int2, Int4, Int8, Nullable, Text, Timestamptz};
+        use diesel::sql_types::{Date, Int4, Int8, Nullable, Text};
         let new = self.new;
         out.push_sql("WITH old AS (SELECT ");
         out.push_sql(STORED);
@@ -163,33 +163,14 @@ impl QueryFragment<Pg> for SetCoverage<'_> {
         out.push_bind_param::<Nullable<Text>, _>(&new.institution)?;
         out.push_sql(", ");
         out.push_bind_param::<Nullable<Text>, _>(&new.personal_id)?;
-        out.push_sql(" FROM changed), audited AS (INSERT INTO audit_events (");
-        out.push_sql(audit::Row::COLUMNS);
-        out.push_sql(") SELECT ");
-        self.audit.push_values(&mut out)?;
-        out.push_sql(
-            " FROM changed), remembered AS (INSERT INTO idempotency_keys \
-             (request_id, created_at, request_hash, status, nhs_number, version) SELECT ",
-        );
-        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.request_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.remembered_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bytea, _>(&self.answer.request_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int2, _>(&self.answer.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int8, _>(&self.answer.nhs_number)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int4, _>(&self.answer.version)?;
-        // An expired answer under the same id is replaced.
-        out.push_sql(
-            " FROM changed ON CONFLICT (request_id) DO UPDATE SET \
-             created_at = excluded.created_at, request_hash = excluded.request_hash, \
-             status = excluded.status, nhs_number = excluded.nhs_number, \
-             version = excluded.version) SELECT count(*) FROM changed",
-        );
-        Ok(())
+        out.push_sql(" FROM changed), ");
+        push_audit_and_answer(
+            &mut out,
+            self.audit,
+            &self.request_id,
+            &self.remembered_at,
+            self.answer,
+        )
     }
 }
 

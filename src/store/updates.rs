@@ -140,37 +140,56 @@ impl QueryFragment<Pg> for Replace<'_> {
         out.push_bind_param::<Bytea, _>(&self.new.details)?;
         out.push_sql(", family_key = ");
         out.push_bind_param::<Nullable<Text>, _>(&self.new.family_key)?;
-        out.push_sql(
-            " FROM old WHERE p.nhs_number = old.nhs_number RETURNING p.nhs_number), \
-             audited AS (INSERT INTO audit_events (",
-        );
-        out.push_sql(audit::Row::COLUMNS);
-        out.push_sql(") SELECT ");
-        self.audit.push_values(&mut out)?;
-        out.push_sql(
-            " FROM changed), remembered AS (INSERT INTO idempotency_keys \
-             (request_id, created_at, request_hash, status, nhs_number, version) SELECT ",
-        );
-        out.push_bind_param::<diesel::sql_types::Uuid, _>(&self.request_id)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Timestamptz, _>(&self.remembered_at)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Bytea, _>(&self.answer.request_hash)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int2, _>(&self.answer.status)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int8, _>(&self.answer.nhs_number)?;
-        out.push_sql(", ");
-        out.push_bind_param::<Int4, _>(&self.answer.version)?;
-        // An expired answer under the same id is replaced.
-        out.push_sql(
-            " FROM changed ON CONFLICT (request_id) DO UPDATE SET \
-             created_at = excluded.created_at, request_hash = excluded.request_hash, \
-             status = excluded.status, nhs_number = excluded.nhs_number, \
-             version = excluded.version) SELECT count(*) FROM changed",
-        );
-        Ok(())
+        out.push_sql(" FROM old WHERE p.nhs_number = old.nhs_number RETURNING p.nhs_number), ");
+        push_audit_and_answer(
+            &mut out,
+            self.audit,
+            &self.request_id,
+            &self.remembered_at,
+            self.answer,
+        )
     }
+}
+
+/// The end of a one-statement write (PATCH, POST /Coverage), after a CTE
+/// `changed` that returns the patient changed, or nothing if its version
+/// had moved on: the audit row and the answer kept for retries, both only
+/// for a change, then the count of patients changed.
+pub(super) fn push_audit_and_answer<'b>(
+    out: &mut AstPass<'_, 'b, Pg>,
+    audit: &'b audit::Row,
+    request_id: &'b Uuid,
+    remembered_at: &'b DateTime<Utc>,
+    answer: &'b Remembered,
+) -> QueryResult<()> {
+    use diesel::sql_types::{Bytea, Int2, Int4, Int8, Timestamptz};
+    out.push_sql("audited AS (INSERT INTO audit_events (");
+    out.push_sql(audit::Row::COLUMNS);
+    out.push_sql(") SELECT ");
+    audit.push_values(out)?;
+    out.push_sql(
+        " FROM changed), remembered AS (INSERT INTO idempotency_keys \
+         (request_id, created_at, request_hash, status, nhs_number, version) SELECT ",
+    );
+    out.push_bind_param::<diesel::sql_types::Uuid, _>(request_id)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Timestamptz, _>(remembered_at)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Bytea, _>(&answer.request_hash)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Int2, _>(&answer.status)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Int8, _>(&answer.nhs_number)?;
+    out.push_sql(", ");
+    out.push_bind_param::<Int4, _>(&answer.version)?;
+    // An expired answer under the same id is replaced.
+    out.push_sql(
+        " FROM changed ON CONFLICT (request_id) DO UPDATE SET \
+         created_at = excluded.created_at, request_hash = excluded.request_hash, \
+         status = excluded.status, nhs_number = excluded.nhs_number, \
+         version = excluded.version) SELECT count(*) FROM changed",
+    );
+    Ok(())
 }
 
 impl QueryId for Replace<'_> {
