@@ -14,7 +14,7 @@ use uuid::Uuid;
 
 use super::audit::{self, AuditNote};
 use super::update::if_match;
-use super::writes::retry_key;
+use super::writes::{self, retry_key};
 use super::{ApiError, FHIR_JSON, base_url, query};
 use crate::auth::caller::{Caller, Mode};
 use crate::domain::NhsNumber;
@@ -151,10 +151,6 @@ pub async fn search(
     audit::commit(&req, &auditor, event).await?;
     Ok(respond(&req, StatusCode::OK, &shown))
 }
-
-/// How many times a POST is tried when another update of the patient lands
-/// between its read and its write (as PATCH: the second try answers).
-const ATTEMPTS: usize = 3;
 
 /// What one POST asks, checked as far as it can be without the record.
 struct Work {
@@ -294,14 +290,7 @@ pub async fn update(
         audit: audit::event_for(&req, &caller, note(vec![nhs_number.as_i64()]), 201),
     };
     let answer = db
-        .run(move |conn| {
-            for _ in 0..ATTEMPTS {
-                if let Some(answer) = attempt(conn, &work)? {
-                    return Ok(answer);
-                }
-            }
-            Err(ApiError::VersionMismatch)
-        })
+        .run(move |conn| writes::until_answered(|| attempt(conn, &work)))
         .await?;
     // The audit row is committed already: with the change, or (a replay)
     // just before.

@@ -72,12 +72,6 @@ fn application_editor() -> Editor {
     Editor::HealthcareWorker
 }
 
-/// How many times a PATCH is tried when another update of the same patient
-/// lands between its read and its write. The next try reads that update's
-/// version and answers 409 (or replays the answer, for the same request
-/// id), so two always do; the third is slack.
-const ATTEMPTS: usize = 3;
-
 /// What one PATCH asks, checked as far as it can be without the record.
 struct Work {
     nhs_number: NhsNumber,
@@ -216,14 +210,7 @@ pub async fn update(
     };
 
     let answer = db
-        .run(move |conn| {
-            for _ in 0..ATTEMPTS {
-                if let Some(answer) = attempt(conn, &work)? {
-                    return Ok(answer);
-                }
-            }
-            Err(ApiError::VersionMismatch)
-        })
+        .run(move |conn| writes::until_answered(|| attempt(conn, &work)))
         .await?;
     // The audit row of the answer is already committed: with the change, or
     // (a replay) just before.

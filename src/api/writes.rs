@@ -1,5 +1,6 @@
 //! What PATCH and POST share: the key under which an answer is remembered
-//! for retries, and the replay of a kept answer.
+//! for retries, the replay of a kept answer, and the tries of a write that
+//! guards on the version it read.
 
 use actix_web::HttpRequest;
 use diesel::PgConnection;
@@ -71,4 +72,23 @@ pub(super) fn replay(
     event.sensitive_override = sensitive_override;
     audit::insert_now(conn, &event)?;
     Ok(shown)
+}
+
+/// How many times a write (PATCH, POST /Coverage) is tried when another
+/// update of the same patient lands between its read and its write. The
+/// next try reads that update's version and answers 409 (or replays the
+/// answer, for the same request id), so two always do; the third is slack.
+const ATTEMPTS: usize = 3;
+
+/// `attempt` until it answers (`Some`), at most [`ATTEMPTS`] times; a write
+/// that keeps losing the race answers 409.
+pub(super) fn until_answered<T>(
+    mut attempt: impl FnMut() -> Result<Option<T>, ApiError>,
+) -> Result<T, ApiError> {
+    for _ in 0..ATTEMPTS {
+        if let Some(answer) = attempt()? {
+            return Ok(answer);
+        }
+    }
+    Err(ApiError::VersionMismatch)
 }
